@@ -1,0 +1,14 @@
+"""Opora's local stack without Docker: Kafka (KRaft) and FerretDB as processes, then the services."""
+
+from opora_localstack.prereqs import PrerequisiteError
+from opora_localstack.procs import ProcessFailedError
+from opora_localstack.stack import LocalInfra, SetupReport, local_infra, setup
+
+__all__ = [
+    "LocalInfra",
+    "PrerequisiteError",
+    "ProcessFailedError",
+    "SetupReport",
+    "local_infra",
+    "setup",
+]

@@ -1,0 +1,1 @@
+"""Opora feedback service."""

@@ -1,0 +1,1 @@
+"""Opora intake service."""

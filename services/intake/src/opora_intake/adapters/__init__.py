@@ -1,0 +1,1 @@
+"""intake's adapters: MongoDB storage."""

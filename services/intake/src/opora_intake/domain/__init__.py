@@ -1,0 +1,1 @@
+"""intake's pure domain: how an inbound message becomes a ticket or joins one."""

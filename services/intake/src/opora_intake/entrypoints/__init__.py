@@ -1,0 +1,1 @@
+"""intake's HTTP entry points."""

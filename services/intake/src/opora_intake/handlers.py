@@ -1,0 +1,43 @@
+"""intake's Kafka entry points: raw channel messages and workspace actions, translated to use cases."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaRouter
+
+from opora_shared.contracts.inbound import INBOUND_EVENTS, InboundMessage
+from opora_shared.contracts.topics import INBOUND_MESSAGES, WORKSPACE_TICKET_ACTIONS
+from opora_shared.contracts.workspace import ReplyPostedV1, StatusSetV1
+from opora_shared.messaging import Subscription
+
+from opora_intake.domain import service
+from opora_intake.domain.ports import Publisher, Repository
+
+GROUP = "intake"
+
+
+def register(router: KafkaRouter, repo: Repository, publisher: Publisher, number_prefix: str) -> None:
+    inbound = Subscription(router, INBOUND_MESSAGES, group=GROUP, on_unknown="dead_letter")
+    for message_type in INBOUND_EVENTS:
+        inbound.on(message_type)(_acceptor(message_type, repo, publisher, number_prefix))
+
+    actions = Subscription(router, WORKSPACE_TICKET_ACTIONS, group=GROUP)
+
+    @actions.on(ReplyPostedV1)
+    async def on_reply_posted(action: ReplyPostedV1) -> None:
+        await service.record_reply(action, publisher)
+
+    @actions.on(StatusSetV1)
+    async def on_status_set(action: StatusSetV1) -> None:
+        await service.change_status(action, repo, publisher)
+
+
+def _acceptor(
+    message_type: type[InboundMessage], repo: Repository, publisher: Publisher, prefix: str
+) -> service.Handler:
+    async def accept(message: InboundMessage) -> None:
+        await service.accept_message(message, repo, publisher, number_prefix=prefix)
+
+    # FastStream validates the record against the handler's annotation: give each its model.
+    accept.__annotations__["message"] = message_type
+    accept.__name__ = f"on_{message_type.channel.value}"
+    return accept

@@ -1,0 +1,56 @@
+"""intake's wiring: settings, broker, MongoDB, handlers and HTTP routes in one factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaRouter
+from opentelemetry.trace import TracerProvider
+
+from opora_shared import mongo
+from opora_shared.contracts.tickets import TICKET_EVENTS
+from opora_shared.messaging import EventPublisher, make_broker
+from opora_shared.service import ServiceParts, build_app, run_service
+from opora_shared.settings import ServiceSettings
+
+from opora_intake import handlers
+from opora_intake.adapters.repository import MongoRepository
+from opora_intake.config import Settings
+from opora_intake.entrypoints.http import build_router
+
+NAME = "intake"
+
+
+def create_app(
+    settings: ServiceSettings | None = None, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    settings = settings if isinstance(settings, Settings) else Settings()
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, service=NAME, tracer_provider=tracer_provider
+    )
+    client = mongo.make_client(settings)
+    repo = MongoRepository(mongo.database(client, settings))
+    publisher = EventPublisher(broker, source=f"opora/{NAME}", events=TICKET_EVENTS)
+
+    router = KafkaRouter()
+    handlers.register(router, repo, publisher, settings.ticket_number_prefix)
+    broker.include_router(router)
+
+    async def close_client() -> None:
+        await client.close()
+
+    return build_app(
+        ServiceParts(
+            name=NAME,
+            description="Normalises customer requests from every channel into tickets.",
+            broker=broker,
+            routers=[build_router(repo, publisher, settings.ticket_number_prefix)],
+            on_startup=[repo.create_indexes],
+            on_shutdown=[close_client],
+            readiness={"mongodb": lambda: mongo.ping(client)},
+            tracer_provider=tracer_provider,
+        )
+    )
+
+
+def run() -> None:
+    run_service(NAME, Settings(), create_app)

@@ -1,0 +1,1 @@
+"""Opora notifications service."""

@@ -1,0 +1,1 @@
+"""Opora routing service."""

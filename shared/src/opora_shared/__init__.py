@@ -1,0 +1,1 @@
+"""Opora shared contracts and plumbing."""

@@ -1,0 +1,46 @@
+"""Notification outcomes, published by notifications on ``notifications.events.v1``.
+
+The recipient appears only as a masked address: the events are for accounting, not contact.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from opora_shared.contracts.base import Event, Id, ShortText
+from opora_shared.contracts.common import Channel
+from opora_shared.contracts.topics import NOTIFICATIONS
+
+
+class NotificationEvent(Event):
+    topic: ClassVar = NOTIFICATIONS
+
+    ticket_id: Id
+    notification_id: Id = Field(description="Stable per (intent, ticket, recipient)")
+    intent: Id = Field(description="Why it was sent, e.g. 'ticket.acknowledged'")
+    channel: Channel
+    recipient_masked: ShortText
+    template: ShortText
+    language: ShortText = "en"
+
+
+class NotificationSentV1(NotificationEvent):
+    ce_type: ClassVar[str] = "opora.notification.sent.v1"
+
+    provider_message_id: ShortText | None = None
+
+
+class NotificationFailedV1(NotificationEvent):
+    ce_type: ClassVar[str] = "opora.notification.failed.v1"
+
+    reason: ShortText
+    attempts: int = Field(ge=1)
+    will_retry: bool = False
+
+
+NOTIFICATION_EVENTS: tuple[type[NotificationEvent], ...] = (
+    NotificationSentV1,
+    NotificationFailedV1,
+)

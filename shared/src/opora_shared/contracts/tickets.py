@@ -1,0 +1,97 @@
+"""Canonical ticket events, published by intake on ``tickets.events.v1`` and keyed by ticket id."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from opora_shared.contracts.base import Event, Id, LanguageTag, ShortText, Text
+from opora_shared.contracts.common import (
+    Attachment,
+    Channel,
+    CustomerRef,
+    Priority,
+    RequestType,
+    TicketStatus,
+)
+from opora_shared.contracts.topics import TICKETS
+
+
+class TicketEvent(Event):
+    topic: ClassVar = TICKETS
+
+    ticket_id: Id
+
+
+class TicketOpenedV1(TicketEvent):
+    """A new ticket, with everything routing, sla and notifications decide on."""
+
+    ce_type: ClassVar[str] = "opora.ticket.opened.v1"
+
+    number: ShortText = Field(description="The human-readable reference the customer can quote")
+    channel: Channel
+    customer: CustomerRef
+    subject: ShortText = ""
+    text: Text = ""
+    request_type: RequestType = RequestType.OTHER
+    priority: Priority = Priority.NORMAL
+    language: LanguageTag = "en"
+    product: ShortText | None = None
+    tags: tuple[ShortText, ...] = ()
+    source_message_id: Id = Field(description="The inbound message (or HTTP request) it came from")
+    attachments: tuple[Attachment, ...] = ()
+
+
+class TicketMessageReceivedV1(TicketEvent):
+    """A further customer message threaded onto an existing ticket."""
+
+    ce_type: ClassVar[str] = "opora.ticket.message-received.v1"
+
+    message_id: Id
+    channel: Channel
+    customer_id: Id
+    text: Text = ""
+    attachments: tuple[Attachment, ...] = ()
+
+
+class TicketUpdatedV1(TicketEvent):
+    """Attributes that changed after opening; fields left out did not change."""
+
+    ce_type: ClassVar[str] = "opora.ticket.updated.v1"
+
+    priority: Priority | None = None
+    request_type: RequestType | None = None
+    language: LanguageTag | None = None
+    tags: tuple[ShortText, ...] | None = None
+    product: ShortText | None = None
+
+
+class TicketRepliedV1(TicketEvent):
+    """An agent answered the customer (public) or wrote an internal note."""
+
+    ce_type: ClassVar[str] = "opora.ticket.replied.v1"
+
+    reply_id: Id
+    agent_id: Id
+    public: bool = True
+    text: Text = ""
+
+
+class TicketStatusChangedV1(TicketEvent):
+    ce_type: ClassVar[str] = "opora.ticket.status-changed.v1"
+
+    status: TicketStatus
+    previous_status: TicketStatus | None = None
+    reopened: bool = Field(default=False, description="True when a solved ticket was reopened")
+    agent_id: Id | None = None
+    actor: Literal["agent", "customer", "system"] = "agent"
+
+
+TICKET_EVENTS: tuple[type[TicketEvent], ...] = (
+    TicketOpenedV1,
+    TicketMessageReceivedV1,
+    TicketUpdatedV1,
+    TicketRepliedV1,
+    TicketStatusChangedV1,
+)

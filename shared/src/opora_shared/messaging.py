@@ -1,0 +1,256 @@
+"""Kafka plumbing every service shares: the broker, publishing with CloudEvents headers,
+typed subscriptions dispatched by ``ce_type``, and the dead-letter path.
+
+Delivery is at-least-once: subscribers commit only after the handler returns
+(``AckPolicy.NACK_ON_ERROR``). A record that can never be processed — it fails validation, or
+the handler raises :class:`PermanentError`, or a non-infrastructure error repeats
+``max_attempts`` times — is copied with its original key, bytes and headers plus the reason to
+the topic's dead-letter topic, and the offset moves on. Infrastructure errors (MongoDB or
+Kafka unreachable) are retried with backoff without limit, because the record is valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Literal, TypeVar
+
+from faststream import AckPolicy
+from faststream._internal.middlewares import BaseMiddleware
+from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from faststream.message import StreamMessage
+from opentelemetry.trace import TracerProvider
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
+
+from opora_shared.contracts.base import Event, cloudevent_headers
+from opora_shared.contracts.topics import TopicSpec, all_topics
+from opora_shared.errors import PermanentError
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[..., Awaitable[Any]]
+OnUnknown = Literal["ignore", "dead_letter"]
+
+_DEAD_LETTER_OF = {t.name: t.dead_letter for t in all_topics()}
+_INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, OSError)
+
+
+class DeadLetters:
+    """Publishes records that cannot be processed, and decides which failures those are."""
+
+    def __init__(self, service: str, *, max_attempts: int = 8, max_backoff_s: float = 10.0):
+        self.service = service
+        self.max_attempts = max_attempts
+        self.max_backoff_s = max_backoff_s
+        self._broker: KafkaBroker | None = None
+        self._attempts: dict[tuple[str, int, int], int] = {}
+
+    def bind(self, broker: KafkaBroker) -> None:
+        self._broker = broker
+
+    async def send(self, msg: StreamMessage[Any], reason: str, error: BaseException | None) -> None:
+        record = msg.raw_message
+        topic = getattr(record, "topic", "")
+        headers = {k: v for k, v in msg.headers.items() if isinstance(v, str)}
+        headers.update(
+            {
+                "dlq_reason": reason[:2000],
+                "dlq_error": type(error).__name__ if error else "",
+                "dlq_source_topic": topic,
+                "dlq_source_partition": str(getattr(record, "partition", "")),
+                "dlq_source_offset": str(getattr(record, "offset", "")),
+                "dlq_service": self.service,
+            }
+        )
+        assert self._broker is not None, "DeadLetters.bind() was not called"
+        await self._broker.publish(
+            msg.body,
+            topic=_DEAD_LETTER_OF.get(topic, f"{topic}.dlq"),
+            key=getattr(record, "key", None),
+            headers=headers,
+        )
+        log.warning(
+            "dead-lettered a record",
+            extra={"topic": topic, "offset": getattr(record, "offset", None), "reason": reason},
+        )
+
+    def middleware(self) -> type[BaseMiddleware[Any, Any]]:
+        dead_letters = self
+
+        class DeadLetterMiddleware(BaseMiddleware[Any, Any]):
+            async def consume_scope(
+                self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+            ) -> Any:
+                return await dead_letters.guard(call_next, msg)
+
+        return DeadLetterMiddleware
+
+    async def guard(
+        self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        record = msg.raw_message
+        position = (
+            getattr(record, "topic", ""),
+            getattr(record, "partition", -1),
+            getattr(record, "offset", -1),
+        )
+        try:
+            result = await call_next(msg)
+        except ValidationError as exc:
+            await self.send(msg, f"invalid message: {_summarise(exc)}", exc)
+            return None
+        except PermanentError as exc:
+            await self.send(msg, f"cannot be processed: {exc}", exc)
+            return None
+        except _INFRASTRUCTURE_ERRORS:
+            await asyncio.sleep(self._backoff(position, count=False))
+            raise
+        except Exception as exc:
+            attempts = self._attempts.get(position, 0) + 1
+            if attempts >= self.max_attempts:
+                self._attempts.pop(position, None)
+                await self.send(msg, f"failed {attempts} times: {exc!r}", exc)
+                return None
+            log.exception("handler failed; the record will be redelivered")
+            await asyncio.sleep(self._backoff(position))
+            raise
+        self._attempts.pop(position, None)
+        return result
+
+    def _backoff(self, position: tuple[str, int, int], *, count: bool = True) -> float:
+        attempts = self._attempts.get(position, 0) + 1
+        if count:
+            self._attempts[position] = attempts
+        return float(min(0.1 * 2 ** min(attempts, 10), self.max_backoff_s))
+
+
+def _summarise(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False)[:5]:
+        location = ".".join(str(p) for p in error["loc"])
+        parts.append(f"{location}: {error['msg']}" if location else error["msg"])
+    return "; ".join(parts)
+
+
+def make_broker(
+    bootstrap_servers: str,
+    *,
+    service: str,
+    tracer_provider: TracerProvider | None = None,
+    dead_letters: DeadLetters | None = None,
+) -> KafkaBroker:
+    """A broker whose producer waits for every replica (``acks=all``) and is idempotent."""
+    dead_letters = dead_letters or DeadLetters(service)
+    broker = KafkaBroker(
+        bootstrap_servers,
+        client_id=service,
+        acks="all",
+        enable_idempotence=True,
+        middlewares=[
+            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            dead_letters.middleware(),
+        ],
+        graceful_timeout=15.0,
+        logger=logging.getLogger(f"opora.{service}.kafka"),
+    )
+    dead_letters.bind(broker)
+    return broker
+
+
+class EventPublisher:
+    """Publishes contract events: JSON body, key = the event's partition key, CloudEvents headers.
+
+    One FastStream publisher per topic is declared so that the AsyncAPI document lists what the
+    service publishes. ``publish`` returns once the broker acknowledged the record.
+    """
+
+    def __init__(self, broker: KafkaBroker, *, source: str, events: Iterable[type[Event]]):
+        self.source = source
+        self._publishers = {}
+        by_topic: dict[str, list[type[Event]]] = {}
+        for event_type in events:
+            by_topic.setdefault(event_type.topic.name, []).append(event_type)
+        for topic, types in by_topic.items():
+            self._publishers[topic] = broker.publisher(
+                topic,
+                title=f"{source}:{topic}",
+                description=", ".join(t.ce_type for t in types),
+                schema=_union(types),
+            )
+
+    async def publish(self, event: Event) -> None:
+        publisher = self._publishers.get(event.topic.name)
+        if publisher is None:
+            raise LookupError(f"{self.source} does not publish on {event.topic.name}")
+        await publisher.publish(
+            event.model_dump(mode="json"),
+            key=event.partition_key.encode(),
+            headers=cloudevent_headers(event, source=self.source),
+        )
+
+
+def _union(types: list[type[Event]]) -> Any:
+    from typing import Union
+
+    return types[0] if len(types) == 1 else Union[tuple(types)]  # noqa: UP007
+
+
+class Subscription:
+    """A consumer of one topic for one service, dispatching each record by its ``ce_type``.
+
+    Records whose type this service does not handle are acknowledged and skipped (a newer
+    producer may add types: that is an additive change), or dead-lettered where the topic is
+    a public way in and an unknown type means bad input.
+    """
+
+    def __init__(
+        self,
+        router: KafkaRouter,
+        topic: TopicSpec,
+        *,
+        group: str,
+        on_unknown: OnUnknown = "ignore",
+    ) -> None:
+        self.topic = topic
+        self.group = group
+        self._known: set[str] = set()
+        self._subscriber: DefaultSubscriber = router.subscriber(
+            topic.name,
+            group_id=group,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            title=f"{group}:{topic.name}",
+            description=topic.description,
+        )
+        self._subscriber(filter=self._is_unknown)(
+            self._skip if on_unknown == "ignore" else self._reject
+        )
+
+    def on(self, event_type: type[E]) -> Callable[[Handler], Handler]:
+        """Register the handler of ``event_type``; its first parameter receives the model."""
+        ce_type = event_type.ce_type
+        self._known.add(ce_type)
+
+        def register(handler: Handler) -> Handler:
+            self._subscriber(
+                filter=lambda msg: msg.headers.get("ce_type") == ce_type,
+            )(handler)
+            return handler
+
+        return register
+
+    def _is_unknown(self, msg: StreamMessage[Any]) -> bool:
+        return msg.headers.get("ce_type") not in self._known
+
+    @staticmethod
+    async def _skip() -> None:
+        log.debug("skipped a record of a type this service does not handle")
+
+    @staticmethod
+    async def _reject() -> None:
+        raise PermanentError("missing or unknown ce_type header for this topic")
