@@ -27,7 +27,9 @@ def make_client(settings: ServiceSettings) -> AsyncMongoClient[Document]:
     )
 
 
-def database(client: AsyncMongoClient[Document], settings: ServiceSettings) -> AsyncDatabase[Document]:
+def database(
+    client: AsyncMongoClient[Document], settings: ServiceSettings
+) -> AsyncDatabase[Document]:
     return client[settings.mongodb_database]
 
 

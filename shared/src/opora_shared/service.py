@@ -127,9 +127,7 @@ def _asyncapi_router(asyncapi: AsyncAPI) -> APIRouter:
 
     @router.get("/asyncapi")
     async def page() -> HTMLResponse:
-        return HTMLResponse(
-            get_asyncapi_html(asyncapi.to_specification(), try_it_out_path=None)
-        )
+        return HTMLResponse(get_asyncapi_html(asyncapi.to_specification(), try_it_out_path=None))
 
     @router.get("/asyncapi.json")
     async def as_json() -> JSONResponse:

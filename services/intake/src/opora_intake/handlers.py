@@ -1,9 +1,8 @@
-"""intake's Kafka entry points: raw channel messages and workspace actions, translated to use cases."""
+"""intake's Kafka entry points: raw channel messages and workspace actions, handed to use cases."""
 
 from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
-
 from opora_shared.contracts.inbound import INBOUND_EVENTS, InboundMessage
 from opora_shared.contracts.topics import INBOUND_MESSAGES, WORKSPACE_TICKET_ACTIONS
 from opora_shared.contracts.workspace import ReplyPostedV1, StatusSetV1
@@ -15,7 +14,9 @@ from opora_intake.domain.ports import Publisher, Repository
 GROUP = "intake"
 
 
-def register(router: KafkaRouter, repo: Repository, publisher: Publisher, number_prefix: str) -> None:
+def register(
+    router: KafkaRouter, repo: Repository, publisher: Publisher, number_prefix: str
+) -> None:
     inbound = Subscription(router, INBOUND_MESSAGES, group=GROUP, on_unknown="dead_letter")
     for message_type in INBOUND_EVENTS:
         inbound.on(message_type)(_acceptor(message_type, repo, publisher, number_prefix))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
 from opentelemetry.trace import TracerProvider
-
 from opora_shared import mongo
 from opora_shared.contracts.tickets import TICKET_EVENTS
 from opora_shared.messaging import EventPublisher, make_broker

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
-
 from opora_shared.contracts import EVENTS_BY_TYPE
 from opora_shared.contracts.common import CustomerContact, CustomerRef, TicketStatus
 from opora_shared.mongo import Document
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from opora_intake.domain.model import derived_id
 from opora_intake.domain.ports import Outcome, TicketRecord
@@ -85,7 +84,7 @@ class MongoRepository:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
-        return _ticket(doc)
+        return _ticket(_upserted(doc))
 
     async def set_status(self, ticket_id: str, status: TicketStatus) -> TicketStatus | None:
         doc = await self.tickets.find_one_and_update(
@@ -102,7 +101,7 @@ class MongoRepository:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
-        return int(doc["value"])
+        return int(_upserted(doc)["value"])
 
     async def resolve_customer(self, contact: CustomerContact, language: str) -> CustomerRef:
         """Find the profile by channel id, then e-mail, then phone; create it when none matches."""
@@ -128,12 +127,13 @@ class MongoRepository:
         updates: dict[str, Any] = {k: v for k, v in identifiers.items() if not (doc or {}).get(k)}
         if contact.name and not (doc or {}).get("name"):
             updates["name"] = contact.name
-        doc = await self.customers.find_one_and_update(
-            {"_id": customer_id},
-            {"$set": updates, "$setOnInsert": {"language": language}} if updates else
-            {"$setOnInsert": {"language": language}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
+        change: Document = {"$setOnInsert": {"language": language}}
+        if updates:
+            change["$set"] = updates
+        doc = _upserted(
+            await self.customers.find_one_and_update(
+                {"_id": customer_id}, change, upsert=True, return_document=ReturnDocument.AFTER
+            )
         )
         return CustomerRef(
             customer_id=customer_id,
@@ -143,6 +143,12 @@ class MongoRepository:
             language=doc.get("language", language),
             tier=doc.get("tier", "standard"),
         )
+
+
+def _upserted(doc: Document | None) -> Document:
+    if doc is None:  # an upsert returning the document after the update always finds one
+        raise RuntimeError("upsert returned no document")
+    return doc
 
 
 def _ticket(doc: Document) -> TicketRecord:

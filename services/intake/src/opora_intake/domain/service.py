@@ -1,4 +1,4 @@
-"""intake's use cases as plain functions over the ports: accept a message, apply a workspace action."""
+"""intake's use cases, plain functions over its ports: accept a message, apply an agent's action."""
 
 from __future__ import annotations
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Response, status
-from pydantic import BaseModel
-
 from opora_shared.contracts.inbound import (
     InboundCallV1,
     InboundChatMessageV1,
@@ -22,6 +20,7 @@ from opora_shared.contracts.inbound import (
     InboundWalkInV1,
     InboundWebFormV1,
 )
+from pydantic import BaseModel
 
 from opora_intake.domain import service
 from opora_intake.domain.ports import Publisher, Repository
@@ -41,10 +40,14 @@ def build_router(repo: Repository, publisher: Publisher, number_prefix: str) -> 
             message, repo, publisher, number_prefix=number_prefix
         )
         response.status_code = status.HTTP_201_CREATED if outcome.opened else status.HTTP_200_OK
-        return TicketReceipt(ticket_id=outcome.ticket_id, number=outcome.number, opened=outcome.opened)
+        return TicketReceipt(
+            ticket_id=outcome.ticket_id, number=outcome.number, opened=outcome.opened
+        )
 
     @router.post("/email", response_model=TicketReceipt)
-    async def email(message: Annotated[InboundEmailV1, Body()], response: Response) -> TicketReceipt:
+    async def email(
+        message: Annotated[InboundEmailV1, Body()], response: Response
+    ) -> TicketReceipt:
         return await accept(message, response)
 
     @router.post("/web-form", response_model=TicketReceipt)

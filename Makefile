@@ -1,0 +1,59 @@
+# Opora: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTEST := $(UV) run --frozen pytest
+
+.PHONY: help uv sync setup run stop demo test test-unit test-integration test-e2e lint format contracts check-contracts clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+uv: ## install uv (from PyPI) when it is missing
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet "uv==$(UV_VERSION)"
+
+sync: uv ## create .venv from the committed lockfile
+	@$(UV) sync --frozen --quiet
+
+setup: sync ## check prerequisites, fetch the Kafka jars, build FerretDB (all cached)
+	@$(UV) run --frozen opora-stack setup
+
+run: setup ## set up and start the whole system on this machine (Ctrl-C stops it)
+	@$(UV) run --frozen opora-stack up
+
+stop: ## stop a stack started by `make run` in another terminal
+	@$(UV) run --frozen opora-stack down
+
+demo: sync ## play a small stream of customers and agents against a running stack
+	@$(UV) run --frozen opora-stack demo
+
+test: setup ## set up and run every test: unit, integration and end-to-end
+	@$(PYTEST)
+
+test-unit: sync ## unit tests only (nothing needs to run)
+	@$(PYTEST) -m "not integration and not e2e"
+
+test-integration: setup ## tests against a real Kafka and a MongoDB-wire server
+	@$(PYTEST) -m integration
+
+test-e2e: setup ## the five services as processes against real Kafka and FerretDB
+	@$(PYTEST) -m e2e
+
+lint: sync ## ruff and mypy
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy
+
+format: sync ## apply ruff's fixes and formatting
+	@$(UV) run --frozen ruff check --fix .
+	@$(UV) run --frozen ruff format .
+
+contracts: sync ## export JSON Schemas, examples and AsyncAPI documents to shared/contracts
+	@$(UV) run --frozen opora-contracts export
+
+check-contracts: sync ## fail when shared/contracts drifted from the models
+	@$(UV) run --frozen opora-contracts check
+
+clean: ## remove the local stack's data (downloads and builds are kept)
+	rm -rf .local/stack .local/test-stack

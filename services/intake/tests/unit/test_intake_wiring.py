@@ -1,0 +1,72 @@
+"""intake's Kafka wiring, in memory: raw records in, canonical events or dead letters out."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaRouter, TestKafkaBroker
+from opora_intake import handlers
+from opora_shared.contracts.base import cloudevent_headers
+from opora_shared.contracts.tickets import TICKET_EVENTS
+from opora_shared.contracts.topics import INBOUND_MESSAGES, TICKETS
+from opora_shared.messaging import EventPublisher, make_broker
+
+from .test_intake_accept import web_form
+
+
+def wired(repo):
+    broker = make_broker("localhost:9092", service="intake")
+    publisher = EventPublisher(broker, source="opora/intake", events=TICKET_EVENTS)
+    router = KafkaRouter()
+    handlers.register(router, repo, publisher, "OP")
+    broker.include_router(router)
+    opened = broker.subscriber(TICKETS.name, group_id="test")
+    dead = broker.subscriber(INBOUND_MESSAGES.dead_letter, group_id="test")
+
+    @opened
+    async def on_opened(body: dict[str, object]) -> None: ...
+
+    @dead
+    async def on_dead(body: bytes) -> None: ...
+
+    return broker, on_opened, on_dead
+
+
+async def test_a_raw_web_form_record_becomes_a_ticket_opened_event(repo) -> None:
+    broker, opened, _ = wired(repo)
+    message = web_form()
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(
+            message.model_dump(mode="json"),
+            INBOUND_MESSAGES.name,
+            key=message.partition_key.encode(),
+            headers=cloudevent_headers(message, source="test-adapter"),
+        )
+
+        opened.mock.assert_called_once()
+        [ticket] = repo.tickets.values()
+        assert opened.mock.call_args.args[0]["ticket_id"] == ticket.ticket_id
+
+
+async def test_an_invalid_record_is_dead_lettered_with_its_reason_and_bytes(repo) -> None:
+    broker, opened, dead = wired(repo)
+    message = web_form()
+    value = message.model_dump(mode="json") | {"received_at": "yesterday"}
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(
+            value,
+            INBOUND_MESSAGES.name,
+            headers=cloudevent_headers(message, source="test-adapter"),
+        )
+
+        opened.mock.assert_not_called()
+        dead.mock.assert_called_once()
+        assert dead.mock.call_args.args[0] == value
+        assert not repo.tickets
+
+
+async def test_a_record_without_a_known_type_is_dead_lettered(repo) -> None:
+    broker, opened, dead = wired(repo)
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(b"\xff\xfe not json", INBOUND_MESSAGES.name)
+
+        opened.mock.assert_not_called()
+        dead.mock.assert_called_once()
