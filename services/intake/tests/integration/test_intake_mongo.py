@@ -1,0 +1,63 @@
+"""intake's MongoDB repository against a real MongoDB-wire server (FerretDB or MongoDB)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from opora_shared.contracts.common import CustomerContact
+from opora_shared.contracts.inbound import InboundSmsV1
+
+from opora_intake.adapters.repository import MongoRepository
+from opora_intake.domain.service import accept_message
+
+pytestmark = pytest.mark.integration
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    async def publish(self, event: object) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture
+async def repo(infra, database_name) -> AsyncIterator[MongoRepository]:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
+    repository = MongoRepository(client[database_name])
+    await repository.create_indexes()
+    yield repository
+    await client.drop_database(database_name)
+    await client.close()
+
+
+def sms(message_id: str, phone: str = "+79161234567") -> InboundSmsV1:
+    return InboundSmsV1(
+        source_message_id=message_id,
+        conversation_id=phone,
+        received_at=datetime(2026, 11, 2, 10, 0, tzinfo=UTC),
+        customer=CustomerContact(phone=phone),
+        text="Когда привезут заказ?",
+    )
+
+
+async def test_a_redelivered_message_keeps_one_ticket_and_one_number(repo) -> None:
+    publisher = Collect()
+    first = await accept_message(sms("sms-1"), repo, publisher, number_prefix="OP")
+    again = await accept_message(sms("sms-1"), repo, publisher, number_prefix="OP")
+
+    assert (again.ticket_id, again.number) == (first.ticket_id, first.number)
+    assert await repo.tickets.count_documents({}) == 1
+    assert await repo.next_number() == 2
+
+
+async def test_the_same_phone_resolves_to_one_customer_profile(repo) -> None:
+    publisher = Collect()
+    await accept_message(sms("sms-1"), repo, publisher, number_prefix="OP")
+    await accept_message(sms("sms-2"), repo, publisher, number_prefix="OP")
+
+    assert await repo.customers.count_documents({}) == 1

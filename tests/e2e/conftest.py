@@ -1,0 +1,122 @@
+"""Runs the five services as separate OS processes, with the console scripts `make run` uses."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+SERVICES = ("intake", "routing", "sla", "notifications", "feedback")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MailCatcher:
+    """A real SMTP server on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.messages.append(message_from_bytes(envelope.content))  # type: ignore[attr-defined]
+        return "250 OK"
+
+
+@dataclass
+class Services:
+    ports: dict[str, int]
+    logs: Path
+    smtp: MailCatcher
+    database: str
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def spans_file(self, service: str) -> Path:
+        return self.logs / f"{service}.spans.jsonl"
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[MailCatcher]:
+    catcher = MailCatcher()
+    controller = Controller(catcher, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    catcher.port = controller.port  # type: ignore[attr-defined]
+    yield catcher
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
+    logs = tmp_path_factory.mktemp("service-logs")
+    database = f"opora_e2e_{os.getpid()}"
+    running = Services({s: free_port() for s in SERVICES}, logs, smtp, database)
+    for name in SERVICES:
+        prefix = f"OPORA_{name.upper()}_"
+        env = {
+            **os.environ,
+            f"{prefix}KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+            f"{prefix}MONGODB_URI": infra.mongodb_uri,
+            f"{prefix}MONGODB_DATABASE": database,
+            f"{prefix}HTTP_PORT": str(running.ports[name]),
+            f"{prefix}SMTP_PORT": str(smtp.port),  # type: ignore[attr-defined]
+            f"{prefix}TOKEN_SECRET": "e2e-only-secret",
+            f"{prefix}PUBLIC_BASE_URL": f"http://127.0.0.1:{running.ports['feedback']}",
+            "OTEL_TRACES_EXPORTER": "console",
+            "OTEL_SERVICE_NAME": f"opora-{name}",
+        }
+        executable = shutil.which(f"opora-{name}")
+        assert executable, f"console script opora-{name} is not installed (run `uv sync`)"
+        running.processes[name] = subprocess.Popen(  # noqa: S603
+            [executable],
+            env=env,
+            stdout=running.spans_file(name).open("wb"),
+            stderr=(logs / f"{name}.log").open("wb"),
+        )
+    try:
+        _wait_ready(running)
+        yield running
+    finally:
+        for proc in running.processes.values():
+            proc.terminate()
+        for name, proc in running.processes.items():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                pytest.fail(f"{name} did not stop within 30 s of SIGTERM")
+
+
+def _wait_ready(running: Services, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    waiting = set(SERVICES)
+    while waiting and time.monotonic() < deadline:
+        for name in sorted(waiting):
+            if running.processes[name].poll() is not None:
+                log = (running.logs / f"{name}.log").read_text(errors="replace")[-3000:]
+                pytest.fail(f"{name} exited during start-up:\n{log}")
+            try:
+                with urllib.request.urlopen(f"{running.url(name)}/health/ready", timeout=2) as r:  # noqa: S310
+                    if r.status == 200:
+                        waiting.discard(name)
+            except OSError:
+                pass
+        time.sleep(0.5)
+    if waiting:
+        pytest.fail(f"not ready within {timeout:.0f} s: {', '.join(sorted(waiting))}")
