@@ -1,4 +1,4 @@
-"""Opora's local stack without Docker: Kafka (KRaft) and FerretDB as processes, then the services."""
+"""Opora's local stack without Docker: Kafka, FerretDB and the five services as processes."""
 
 from opora_localstack.prereqs import PrerequisiteError
 from opora_localstack.procs import ProcessFailedError

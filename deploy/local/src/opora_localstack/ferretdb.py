@@ -37,7 +37,11 @@ def binary_up_to_date(paths: RepoPaths) -> bool:
 
 def _go(paths: RepoPaths, *args: str) -> str:
     result = subprocess.run(  # noqa: S603 - fixed argv
-        ["go", *args], cwd=paths.ferretdb_module, capture_output=True, text=True, check=False
+        [shutil.which("go") or "go", *args],
+        cwd=paths.ferretdb_module,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise procs.ProcessFailedError(f"go {' '.join(args)} failed:\n{result.stderr.strip()}")
@@ -122,9 +126,9 @@ class FerretDB:
         self.process = procs.spawn(self.argv(), log_file=self.log_file, cwd=self.data_dir)
         self._pid_file.write_text(f"{self.process.pid}\n")
 
-    async def wait_ready(self, timeout: float = 60.0) -> None:
+    async def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Wait until a MongoDB ``ping`` succeeds."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise procs.ProcessFailedError(
@@ -135,7 +139,7 @@ class FerretDB:
                 return
             await asyncio.sleep(0.2)
         raise procs.ProcessFailedError(
-            f"FerretDB at {self.uri} did not answer within {timeout:.0f} s.\n"
+            f"FerretDB at {self.uri} did not answer within {timeout_s:.0f} s.\n"
             f"Last lines of {self.log_file}:\n{procs.tail(self.log_file)}"
         )
 
@@ -153,7 +157,7 @@ async def _pings(uri: str) -> bool:
     )
     try:
         await client.admin.command("ping")
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+    except Exception:  # any failure means "not ready yet"
         return False
     finally:
         await client.close()

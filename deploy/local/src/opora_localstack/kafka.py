@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import shutil
 import subprocess
 import time
 import uuid
@@ -58,7 +59,14 @@ def ensure_jars(paths: RepoPaths) -> bool:
         for jar in paths.kafka_libs.glob("*.jar"):
             jar.unlink()
     procs.run_checked(
-        ["mvn", "-B", "-q", "-f", str(paths.kafka_pom), "dependency:copy-dependencies"],
+        [
+            shutil.which("mvn") or "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(paths.kafka_pom),
+            "dependency:copy-dependencies",
+        ],
         what="resolving the Kafka jars with Maven",
     )
     paths.kafka_stamp.touch()
@@ -223,9 +231,9 @@ class KafkaBroker:
             f"{procs.tail(self.data_dir / 'logs/stdout.log', 10)}"
         )
 
-    async def wait_ready(self, timeout: float = 120.0) -> None:
+    async def wait_ready(self, timeout_s: float = 120.0) -> None:
         """Wait until the broker answers a metadata request."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise self._failure(f"exited with code {self.process.returncode}")
@@ -235,7 +243,7 @@ class KafkaBroker:
             ):
                 return
             await asyncio.sleep(0.5)
-        raise self._failure(f"did not answer within {timeout:.0f} s")
+        raise self._failure(f"did not answer within {timeout_s:.0f} s")
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the broker gracefully (it flushes and closes its logs on SIGTERM)."""
@@ -250,7 +258,7 @@ async def _answers_metadata(bootstrap_servers: str) -> bool:
     try:
         await admin.start()
         await admin.list_topics()
-    except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+    except Exception:  # any failure means "not ready yet"
         return False
     finally:
         await admin.close()

@@ -118,7 +118,7 @@ def cmdline(pid: int) -> str:
 
 
 def kill_stale(pid_file: Path, marker: str, timeout: float = 15.0) -> bool:
-    """Stop a process left by a crashed run if ``pid_file`` names one whose command has ``marker``."""
+    """Stop the process a crashed run left in ``pid_file`` if its command line has ``marker``."""
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):

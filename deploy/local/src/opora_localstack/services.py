@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -133,9 +134,7 @@ class ServiceGroup:
                 logs = "\n".join(
                     f"--- {s.log_file}:\n{procs.tail(s.log_file, 15)}" for s in pending
                 )
-                raise procs.ProcessFailedError(
-                    f"not ready after {timeout:.0f} s: {names}\n{logs}"
-                )
+                raise procs.ProcessFailedError(f"not ready after {timeout:.0f} s: {names}\n{logs}")
             time.sleep(0.3)
 
     def dead(self) -> list[Service]:
@@ -147,10 +146,8 @@ class ServiceGroup:
         running = [s.process for s in self.services if s.process is not None]
         for proc in running:
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + timeout
         for proc in running:
             procs.stop(proc, max(0.1, deadline - time.monotonic()))

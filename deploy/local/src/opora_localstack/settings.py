@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Literal
 
@@ -9,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from opora_localstack.paths import repo_paths
+from opora_localstack.services import default_command
 
 Port = int
 
@@ -32,11 +34,19 @@ class StackSettings(BaseSettings):
     notifications_port: Port = Field(default=8004, ge=1, le=65535)
     feedback_port: Port = Field(default=8005, ge=1, le=65535)
     ready_timeout_s: float = Field(default=120.0, gt=0)
+    # e.g. "coverage run -m opora_{service}.main": a template instead of the console script.
+    service_command: str | None = None
 
     def resolved_data_dir(self) -> Path:
         """``data_dir`` or ``<repo>/.local/stack``."""
         path = self.data_dir if self.data_dir is not None else repo_paths().default_data_dir
         return path.expanduser().resolve()
+
+    def command_for(self, service: str) -> list[str]:
+        """The command that starts ``service``."""
+        if self.service_command is None:
+            return default_command(service)
+        return shlex.split(self.service_command.format(service=service))
 
     def service_ports(self) -> dict[str, int]:
         """HTTP port per service name."""

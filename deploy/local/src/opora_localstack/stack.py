@@ -105,7 +105,7 @@ class LocalInfra:
             self.kafka.wait_ready(self.timeout), self.ferretdb.wait_ready(self.timeout)
         )
         if self.create_topics:
-            created = await topics.create_topics(self.bootstrap_servers, timeout=self.timeout)
+            created = await topics.create_topics(self.bootstrap_servers, timeout_s=self.timeout)
             if created:
                 log.info("created %d topics", len(created))
 
@@ -142,7 +142,10 @@ class LocalInfra:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -150,7 +153,10 @@ class LocalInfra:
         return await self.astart()
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.astop()
 
@@ -162,6 +168,6 @@ async def local_infra(
     ferretdb_port: int | None = None,
     **options: Any,
 ) -> AsyncIterator[LocalInfra]:
-    """``async with local_infra(dir) as infra:`` -> ``infra.bootstrap_servers``, ``.mongodb_uri``."""
+    """``async with local_infra(dir) as infra:`` gives ``.bootstrap_servers``, ``.mongodb_uri``."""
     async with LocalInfra(data_dir, kafka_port, ferretdb_port, **options) as infra:
         yield infra

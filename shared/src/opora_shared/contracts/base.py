@@ -2,8 +2,9 @@
 
 An event travels as a Kafka record whose value is the JSON of the model and whose headers carry
 the CloudEvents attributes (``ce_id``, ``ce_source``, ``ce_type``, ``ce_specversion``,
-``ce_time``, ``content-type``) plus ``ce_subject`` (the ticket or agent id) and
-``ce_dataschema`` (the exported JSON Schema's path). Consumers choose the model by ``ce_type``.
+``ce_time``, ``content-type``) plus ``ce_subject`` (the partition key: the ticket, agent or
+conversation id) and ``ce_dataschema`` (the exported JSON Schema's path). Consumers choose the
+model by ``ce_type``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def utc_now() -> datetime:
 
 
 class Model(BaseModel):
-    """Value objects inside events: immutable; unknown fields ignored so additions stay compatible."""
+    """Value objects inside events: immutable; unknown fields are ignored, so additions stay
+    compatible."""
 
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=False)
 

@@ -24,7 +24,7 @@ class Channel(StrEnum):
 
 
 class RequestType(StrEnum):
-    """The kinds of service the desk recognises (DOMAIN.md)."""
+    """The kinds of service a desk recognises, each routed on its own."""
 
     TECHNICAL_SUPPORT = "technical_support"
     WARRANTY = "warranty"

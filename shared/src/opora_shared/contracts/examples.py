@@ -172,7 +172,10 @@ _INBOUND: tuple[Event, ...] = (
         customer=CustomerContact(
             name="Мария Соколова", email="m.sokolova@example.ru", phone="+79031112233"
         ),
-        text="Холодильник сильно шумит по ночам, гарантия закончилась в январе. Сколько стоит ремонт?",
+        text=(
+            "Холодильник сильно шумит по ночам, гарантия закончилась в январе. "
+            "Сколько стоит ремонт?"
+        ),
         language="ru",
         request_type=RequestType.POST_WARRANTY,
         form_id="service-request",
@@ -512,7 +515,7 @@ _NOTIFICATIONS: tuple[Event, ...] = (
         notification_id="ntf_ticket-acknowledged_tkt_01JPB3X8_tg",
         intent="ticket.acknowledged",
         channel=Channel.MESSENGER,
-        recipient_masked="telegram:4821*****",
+        recipient_masked="48*****77",
         template="ticket-acknowledged",
         language="ru",
         provider_message_id="tg:482193377:1842",
@@ -524,7 +527,7 @@ _NOTIFICATIONS: tuple[Event, ...] = (
         notification_id="ntf_ticket-solved_tkt_01JPB3X8_email",
         intent="ticket.solved",
         channel=Channel.EMAIL,
-        recipient_masked="i***v@example.ru",
+        recipient_masked="i***@example.ru",
         template="ticket-solved",
         language="ru",
         reason="451 4.7.1 Greylisted, please try again later",

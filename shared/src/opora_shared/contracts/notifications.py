@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from opora_shared.contracts.base import Event, Id, ShortText
+from opora_shared.contracts.base import Event, Id, LanguageTag, ShortText
 from opora_shared.contracts.common import Channel
 from opora_shared.contracts.topics import NOTIFICATIONS
 
@@ -23,7 +23,7 @@ class NotificationEvent(Event):
     channel: Channel
     recipient_masked: ShortText
     template: ShortText
-    language: ShortText = "en"
+    language: LanguageTag = "en"
 
 
 class NotificationSentV1(NotificationEvent):

@@ -104,8 +104,6 @@ class TicketTransferRequestedV1(TicketActionEvent):
     kind: Literal["transfer", "escalate"] = "transfer"
 
 
-
-
 AGENT_EVENTS: tuple[type[AgentEvent], ...] = (AgentProfileChangedV1, AgentPresenceChangedV1)
 TICKET_ACTION_EVENTS: tuple[type[TicketActionEvent], ...] = (
     OfferAcceptedV1,

@@ -1,0 +1,284 @@
+"""``opora-stack``: set up, start, stop and inspect the local stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from opora_localstack import procs
+from opora_localstack.paths import repo_paths
+from opora_localstack.prereqs import PrerequisiteError
+from opora_localstack.services import ServiceEnv, ServiceGroup
+from opora_localstack.settings import StackSettings
+from opora_localstack.smtp import SmtpCatcher
+from opora_localstack.stack import LocalInfra, setup
+
+log = logging.getLogger("opora_localstack")
+
+
+class StopRequestedError(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+
+class CliError(Exception):
+    """A failure reported as one line, without a traceback."""
+
+
+def _pid_file(data_dir: Path) -> Path:
+    return data_dir / "stack.pid"
+
+
+def _state_file(data_dir: Path) -> Path:
+    return data_dir / "stack.json"
+
+
+def _running_pid(data_dir: Path) -> int | None:
+    try:
+        pid = int(_pid_file(data_dir).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if procs.pid_alive(pid) and "opora-stack" in procs.cmdline(pid) else None
+
+
+def cmd_setup(settings: StackSettings) -> int:
+    """Check tools, fetch jars, build FerretDB."""
+    paths = repo_paths()
+    started = time.monotonic()
+    report = setup(paths)
+    jars = "downloaded" if report.downloaded_jars else "up to date"
+    binary = "built" if report.built_ferretdb else "up to date"
+    print(f"Kafka jars:      {jars} ({paths.kafka_libs})")
+    print(f"FerretDB binary: {binary} ({paths.ferretdb_bin})")
+    print(f"setup took {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def _endpoints(settings: StackSettings, infra: LocalInfra, data_dir: Path) -> dict[str, str]:
+    host = settings.host
+    endpoints = {
+        "Kafka bootstrap": infra.bootstrap_servers,
+        "MongoDB URI": f"{infra.mongodb_uri}{settings.mongodb_database}",
+        "SMTP catcher": f"{host}:{settings.smtp_port} (mail in {data_dir / 'mail'})",
+        "Data dir": str(data_dir),
+        "Logs": f"{data_dir / 'logs'}, {infra.kafka.log_file}, {infra.ferretdb.log_file}",
+    }
+    return endpoints
+
+
+def _print_table(services: dict[str, str], endpoints: dict[str, str]) -> None:
+    if services:
+        width = max(len(name) for name in services)
+        print(f"{'service':<{width}}  {'url':<22}  docs · asyncapi · readiness")
+        for name, url in services.items():
+            print(f"{name:<{width}}  {url:<22}  {url}/docs  {url}/asyncapi  {url}/health/ready")
+        print()
+    width = max(len(key) for key in endpoints)
+    for key, value in endpoints.items():
+        print(f"{key:<{width}}  {value}")
+
+
+def _check_ports_free(settings: StackSettings, with_services: bool) -> None:
+    ports = {
+        "OPORA_STACK_KAFKA_PORT": settings.kafka_port,
+        "OPORA_STACK_KAFKA_CONTROLLER_PORT": settings.kafka_controller_port,
+        "OPORA_STACK_MONGODB_PORT": settings.mongodb_port,
+        "OPORA_STACK_SMTP_PORT": settings.smtp_port,
+    }
+    if with_services:
+        ports |= {f"OPORA_STACK_{n.upper()}_PORT": p for n, p in settings.service_ports().items()}
+    busy = [f"{port} ({var})" for var, port in ports.items() if not procs.port_is_free(port)]
+    if busy:
+        raise CliError(
+            f"ports in use on {settings.host}: {', '.join(busy)}; change them with the "
+            "variables named, or stop what holds them"
+        )
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise StopRequestedError(signal.Signals(signum).name)
+
+
+def cmd_up(settings: StackSettings, with_services: bool) -> int:
+    """Start everything, print the endpoints, wait for a signal, stop everything."""
+    data_dir = settings.resolved_data_dir()
+    if (pid := _running_pid(data_dir)) is not None:
+        raise CliError(f"the stack is already running (pid {pid}); `opora-stack down` stops it")
+    _check_ports_free(settings, with_services)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _pid_file(data_dir).write_text(f"{os.getpid()}\n")
+    started = time.monotonic()
+    infra = LocalInfra(
+        data_dir,
+        settings.kafka_port,
+        settings.mongodb_port,
+        kafka_controller_port=settings.kafka_controller_port,
+        host=settings.host,
+        timeout=settings.ready_timeout_s,
+    )
+    smtp = SmtpCatcher(data_dir / "mail", settings.smtp_port, settings.host)
+    group = ServiceGroup(
+        ServiceEnv(
+            kafka_bootstrap_servers=infra.bootstrap_servers,
+            mongodb_uri=infra.mongodb_uri,
+            mongodb_database=settings.mongodb_database,
+            http_host=settings.host,
+            log_level=settings.log_level,
+            smtp_host=settings.host,
+            smtp_port=settings.smtp_port,
+        ),
+        data_dir / "logs",
+        ports=settings.service_ports(),
+        command=settings.command_for,
+    )
+    smtp_started = False
+    try:
+        print(f"setup, then Kafka and FerretDB in {data_dir} ...", flush=True)
+        infra.start()
+        log.info("Kafka and FerretDB ready after %.1f s", time.monotonic() - started)
+        smtp.start()
+        smtp_started = True
+        if with_services:
+            group.start()
+            group.wait_ready(settings.ready_timeout_s)
+        services = {s.name: s.url for s in group.services}
+        endpoints = _endpoints(settings, infra, data_dir)
+        _state_file(data_dir).write_text(
+            json.dumps({"pid": os.getpid(), "services": services, "endpoints": endpoints})
+        )
+        print(f"\nOpora local stack ready in {time.monotonic() - started:.1f} s\n")
+        _print_table(services, endpoints)
+        print("\nCtrl-C (or `opora-stack down`) stops everything.", flush=True)
+        reported: set[str] = set()
+        while True:
+            time.sleep(1)
+            for service in group.dead():
+                if service.name not in reported:
+                    reported.add(service.name)
+                    log.warning("%s exited; see %s", service.name, service.log_file)
+    except StopRequestedError as stop:
+        print(f"\n{stop}: stopping ...", flush=True)
+    finally:
+        # A second signal must not cut the shutdown short; each stop has its own timeout.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        group.stop()
+        if smtp_started:
+            smtp.stop()
+        infra.stop()
+        _state_file(data_dir).unlink(missing_ok=True)
+        _pid_file(data_dir).unlink(missing_ok=True)
+        print("stopped.", flush=True)
+    return 0
+
+
+def cmd_down(settings: StackSettings, timeout: float = 120.0) -> int:
+    """Stop a running ``up`` through its pid file."""
+    data_dir = settings.resolved_data_dir()
+    pid = _running_pid(data_dir)
+    if pid is None:
+        _pid_file(data_dir).unlink(missing_ok=True)
+        # A supervisor killed with SIGKILL leaves its servers behind.
+        stale = [
+            procs.kill_stale(data_dir / "kafka/kafka.pid", str(data_dir / "kafka")),
+            procs.kill_stale(data_dir / "ferretdb/ferretdb.pid", str(data_dir / "ferretdb")),
+        ]
+        print("stopped leftover servers." if any(stale) else "the stack is not running.")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while procs.pid_alive(pid):
+        if time.monotonic() > deadline:
+            raise CliError(f"pid {pid} still running after {timeout:.0f} s")
+        time.sleep(0.3)
+    print(f"stopped (pid {pid}).")
+    return 0
+
+
+def cmd_status(settings: StackSettings) -> int:
+    """Print whether the stack runs and probe each endpoint."""
+    data_dir = settings.resolved_data_dir()
+    pid = _running_pid(data_dir)
+    if pid is None:
+        print(f"not running (data dir {data_dir})")
+        return 1
+    try:
+        state = json.loads(_state_file(data_dir).read_text())
+    except (OSError, ValueError):
+        print(f"starting (pid {pid})")
+        return 1
+    host = settings.host
+    checks = {
+        f"Kafka {host}:{settings.kafka_port}": procs.port_is_open(settings.kafka_port, host),
+        f"MongoDB {host}:{settings.mongodb_port}": procs.port_is_open(settings.mongodb_port, host),
+        f"SMTP {host}:{settings.smtp_port}": procs.port_is_open(settings.smtp_port, host),
+    }
+    for name, url in state["services"].items():
+        checks[f"{name} {url}"] = _http_ok(f"{url}/health/ready")
+    print(f"running (pid {pid}), data dir {data_dir}")
+    for what, ok in checks.items():
+        print(f"  {'ok  ' if ok else 'DOWN'}  {what}")
+    return 0 if all(checks.values()) else 1
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http URL
+            return int(response.status) == 200
+    except OSError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``opora-stack``."""
+    parser = argparse.ArgumentParser(
+        prog="opora-stack",
+        description="Opora's local stack without Docker: Kafka (KRaft) and FerretDB as processes, "
+        "an SMTP catcher and the five services. Ports and the data dir come from "
+        "OPORA_STACK_* variables (KAFKA_PORT, KAFKA_CONTROLLER_PORT, MONGODB_PORT, SMTP_PORT, "
+        "DATA_DIR, <SERVICE>_PORT).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("setup", help="check tools, fetch Kafka jars, build FerretDB (idempotent)")
+    up = commands.add_parser("up", help="start everything and stay in the foreground")
+    up.add_argument(
+        "--no-services", action="store_true", help="only Kafka, FerretDB and the SMTP catcher"
+    )
+    commands.add_parser("down", help="stop a running `up`")
+    commands.add_parser("status", help="show whether the stack runs and what answers")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``opora-stack`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    settings = StackSettings()
+    try:
+        if args.command == "setup":
+            return cmd_setup(settings)
+        if args.command == "up":
+            return cmd_up(settings, with_services=not args.no_services)
+        if args.command == "down":
+            return cmd_down(settings)
+        return cmd_status(settings)
+    except (CliError, PrerequisiteError, procs.ProcessFailedError) as error:
+        print(f"opora-stack: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,1 @@
+"""feedback's adapters: MongoDB storage and signed survey links."""

@@ -1,0 +1,1 @@
+"""feedback's HTTP entry points: the JSON API and the survey pages."""

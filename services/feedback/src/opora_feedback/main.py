@@ -1,0 +1,116 @@
+"""feedback's wiring: settings, broker, MongoDB, signed links, handlers, API and pages.
+
+``create_app`` builds the real adapters unless it is handed others (``adapters=``): the tests
+pass in-memory fakes and get the very same wiring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaRouter
+from opentelemetry.trace import TracerProvider
+from opora_shared import mongo
+from opora_shared.contracts.base import utc_now
+from opora_shared.contracts.feedback import FEEDBACK_EVENTS
+from opora_shared.messaging import EventPublisher, make_broker
+from opora_shared.service import Check, Hook, ServiceParts, build_app, run_service
+from opora_shared.settings import ServiceSettings
+
+from opora_feedback import handlers
+from opora_feedback.adapters.repository import (
+    MongoResponseStore,
+    MongoSurveyStore,
+    MongoTicketFactsStore,
+)
+from opora_feedback.adapters.tokens import SignedSurveyTokens
+from opora_feedback.config import Settings
+from opora_feedback.domain.model import SurveyPolicy
+from opora_feedback.domain.ports import ResponseStore, SurveyStore, TicketFactsStore
+from opora_feedback.domain.service import Clock
+from opora_feedback.entrypoints import http, pages
+
+NAME = "feedback"
+
+
+@dataclass
+class Adapters:
+    facts: TicketFactsStore
+    surveys: SurveyStore
+    responses: ResponseStore
+    clock: Clock = utc_now
+    on_startup: Sequence[Hook] = ()
+    on_shutdown: Sequence[Hook] = ()
+    readiness: dict[str, Check] = field(default_factory=dict)
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    tracer_provider: TracerProvider | None = None,
+    *,
+    adapters: Adapters | None = None,
+) -> FastAPI:
+    settings = settings if isinstance(settings, Settings) else Settings()
+    adapters = adapters or _real_adapters(settings)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, service=NAME, tracer_provider=tracer_provider
+    )
+    publisher = EventPublisher(broker, source=f"opora/{NAME}", events=FEEDBACK_EVENTS)
+    policy = SurveyPolicy(
+        public_base_url=settings.public_base_url,
+        token_ttl=timedelta(days=settings.token_ttl_days),
+        edit_window=timedelta(days=settings.edit_window_days),
+    )
+    tokens = SignedSurveyTokens(settings.token_secret, ttl=policy.token_ttl, clock=adapters.clock)
+
+    router = KafkaRouter()
+    handlers.register(
+        router, adapters.facts, adapters.surveys, tokens, publisher, policy, adapters.clock
+    )
+    broker.include_router(router)
+
+    desk = http.SurveyDesk(
+        tokens=tokens,
+        surveys=adapters.surveys,
+        responses=adapters.responses,
+        publisher=publisher,
+        policy=policy,
+        clock=adapters.clock,
+    )
+    return build_app(
+        ServiceParts(
+            name=NAME,
+            description="Asks customers how we did, and attributes their answers.",
+            broker=broker,
+            routers=[http.build_router(desk), pages.build_router(desk)],
+            on_startup=adapters.on_startup,
+            on_shutdown=adapters.on_shutdown,
+            readiness=adapters.readiness,
+            tracer_provider=tracer_provider,
+        )
+    )
+
+
+def _real_adapters(settings: Settings) -> Adapters:
+    client = mongo.make_client(settings)
+    db = mongo.database(client, settings)
+    responses = MongoResponseStore(db)
+
+    async def close_client() -> None:
+        await client.close()
+
+    return Adapters(
+        facts=MongoTicketFactsStore(db),
+        surveys=MongoSurveyStore(db),
+        responses=responses,
+        on_startup=[responses.create_indexes],
+        on_shutdown=[close_client],
+        readiness={"mongodb": lambda: mongo.ping(client)},
+    )
+
+
+def run() -> None:
+    run_service(NAME, Settings(), create_app)

@@ -1,0 +1,1 @@
+"""notifications' adapters: MongoDB storage, SMTP delivery, Jinja2 templates."""

@@ -1,0 +1,1 @@
+"""routing's adapters: MongoDB storage."""

@@ -1,0 +1,13 @@
+"""routing's settings: ``OPORA_ROUTING_*`` environment variables."""
+
+from __future__ import annotations
+
+from opora_shared.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="OPORA_ROUTING_", env_nested_delimiter="__")
+
+    service_name: str = "routing"
+    http_port: int = 8002

@@ -1,0 +1,1 @@
+"""routing's pure domain: which agent takes which ticket, and in what order tickets wait."""

@@ -1,0 +1,216 @@
+"""Agent selection and queue order: pure functions over snapshots of agents and tickets.
+
+Skeleton rules (later issues deepen them without changing the shape):
+
+- the required skill is the ticket's request type; when no known agent has that skill at all,
+  agents with the ``general`` skill qualify instead;
+- an agent qualifies when online, skilled (proficiency ≥ 1), speaking the ticket's language
+  (an agent who lists no languages speaks any) and with spare capacity on the ticket's channel;
+- among qualified agents: most spare capacity first, then the longest idle;
+- waiting tickets: higher priority first, then the oldest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from opora_shared.contracts.common import Channel, Priority, RequestType
+from opora_shared.contracts.workspace import Presence
+
+FALLBACK_SKILL = "general"
+MIN_PROFICIENCY = 1
+DEFAULT_CAPACITY = 1
+"""Capacity on every channel for an agent whose profile sets no capacity at all."""
+
+_NAMESPACE = uuid.UUID("0c1d7e52-3f8a-4b6e-9d21-5a7c3e9b1f40")
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def derived_id(*parts: str) -> str:
+    """A deterministic id, so that a redelivery republishes an event under the same id."""
+    return str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
+
+
+def assigned_event_id(ticket_id: str, agent_id: str) -> str:
+    return derived_id(ticket_id, "assigned", agent_id)
+
+
+def queued_event_id(ticket_id: str) -> str:
+    return derived_id(ticket_id, "queued")
+
+
+@dataclass(frozen=True)
+class Agent:
+    agent_id: str
+    presence: Presence = Presence.OFFLINE
+    name: str = ""
+    skills: Mapping[str, int] = field(default_factory=dict)
+    languages: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    capacity: Mapping[Channel, int] = field(default_factory=dict)
+    load: Mapping[Channel, int] = field(default_factory=dict)
+    active: frozenset[str] = frozenset()
+    last_assigned_at: datetime | None = None
+    revision: int = 0
+    """Bumped by every profile change; a reservation holds only against the profile it saw."""
+
+    @property
+    def team(self) -> str | None:
+        return self.teams[0] if self.teams else None
+
+    def has_skill(self, skill: str) -> bool:
+        return self.skills.get(skill, 0) >= MIN_PROFICIENCY
+
+    def speaks(self, language: str) -> bool:
+        if not self.languages:
+            return True
+        return _primary(language) in {_primary(lang) for lang in self.languages}
+
+    def capacity_for(self, channel: Channel) -> int:
+        if not self.capacity:
+            return DEFAULT_CAPACITY
+        return self.capacity.get(channel, 0)
+
+    def spare(self, channel: Channel) -> int:
+        return self.capacity_for(channel) - self.load.get(channel, 0)
+
+    def with_ticket(self, ticket_id: str, channel: Channel, at: datetime) -> Agent:
+        """This agent after taking the ticket: what a successful reservation stores."""
+        load = dict(self.load)
+        load[channel] = load.get(channel, 0) + 1
+        return replace(self, load=load, active=self.active | {ticket_id}, last_assigned_at=at)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What routing needs to know about a ticket."""
+
+    ticket_id: str
+    channel: Channel
+    request_type: RequestType
+    priority: Priority
+    language: str
+    opened_at: datetime
+
+    @property
+    def queue(self) -> str:
+        return self.request_type.value
+
+    @property
+    def required_skills(self) -> dict[str, int]:
+        return {self.request_type.value: MIN_PROFICIENCY}
+
+
+class RoutingState(StrEnum):
+    WAITING = "waiting"
+    ASSIGNED = "assigned"
+    CLOSED = "closed"
+    """Solved or closed: never assigned again, its agent's capacity is free."""
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Routing's record of one ticket: waiting, assigned to an agent, or closed."""
+
+    ticket: Ticket
+    state: RoutingState = RoutingState.WAITING
+    agent_id: str | None = None
+    team: str | None = None
+    assigned_at: datetime | None = None
+    announced: bool = False
+    """Whether TicketAssignedV1 was published (acknowledged by Kafka) for this assignment."""
+
+
+@dataclass(frozen=True)
+class Match:
+    ticket: Ticket
+    agent: Agent
+
+
+def required_skill(ticket: Ticket, agents: Iterable[Agent]) -> str:
+    """The ticket's skill, or the fallback skill when no known agent has it (online or not)."""
+    skill = ticket.request_type.value
+    if any(agent.has_skill(skill) for agent in agents):
+        return skill
+    return FALLBACK_SKILL
+
+
+def qualifies(agent: Agent, ticket: Ticket, skill: str) -> bool:
+    return (
+        agent.presence is Presence.ONLINE
+        and agent.has_skill(skill)
+        and agent.speaks(ticket.language)
+        and agent.spare(ticket.channel) > 0
+        and ticket.ticket_id not in agent.active
+    )
+
+
+def choose_agent(ticket: Ticket, agents: Sequence[Agent]) -> Agent | None:
+    """The best qualified agent for ``ticket``, or None when nobody can take it now."""
+    skill = required_skill(ticket, agents)
+    candidates = [agent for agent in agents if qualifies(agent, ticket, skill)]
+    if not candidates:
+        return None
+    return min(
+        candidates,
+        key=lambda a: (-a.spare(ticket.channel), a.last_assigned_at or _NEVER, a.agent_id),
+    )
+
+
+def queue_order(tickets: Iterable[Ticket]) -> list[Ticket]:
+    """Waiting tickets in the order they are served: priority, then age."""
+    return sorted(tickets, key=lambda t: (-t.priority.rank, t.opened_at, t.ticket_id))
+
+
+def plan(waiting: Iterable[Ticket], agents: Sequence[Agent], now: datetime) -> list[Match]:
+    """Serve the queue in order against the agents' spare capacity, as far as it goes.
+
+    Each match is applied to a working copy of its agent, so that one agent's last slot is not
+    promised twice and the next choice sees who was just busy.
+    """
+    team: dict[str, Agent] = {agent.agent_id: agent for agent in agents}
+    matches: list[Match] = []
+    for ticket in queue_order(waiting):
+        if not any(
+            a.presence is Presence.ONLINE and a.spare(ticket.channel) > 0 for a in team.values()
+        ):
+            continue
+        agent = choose_agent(ticket, list(team.values()))
+        if agent is None:
+            continue
+        matches.append(Match(ticket, agent))
+        team[agent.agent_id] = agent.with_ticket(ticket.ticket_id, ticket.channel, now)
+    return matches
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """Reservations left behind by a crash between reserving a slot and recording the choice."""
+
+    adopt: list[tuple[Routing, Agent]]
+    """The ticket still waits while an agent holds a slot for it: finish that assignment."""
+    release: list[tuple[Routing, Agent]]
+    """The slot is held for a ticket that is closed or went to someone else: free it."""
+
+
+def reconcile(agents: Iterable[Agent], routings: Mapping[str, Routing]) -> Reconciliation:
+    adopt: list[tuple[Routing, Agent]] = []
+    release: list[tuple[Routing, Agent]] = []
+    for agent in agents:
+        for ticket_id in sorted(agent.active):
+            routing = routings.get(ticket_id)
+            if routing is None:
+                continue
+            if routing.state is RoutingState.WAITING:
+                adopt.append((routing, agent))
+            elif routing.state is RoutingState.CLOSED or routing.agent_id != agent.agent_id:
+                release.append((routing, agent))
+    return Reconciliation(adopt, release)
+
+
+def _primary(language: str) -> str:
+    return language.split("-")[0].lower()

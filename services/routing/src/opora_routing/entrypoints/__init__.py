@@ -1,0 +1,1 @@
+"""routing's HTTP entry points."""

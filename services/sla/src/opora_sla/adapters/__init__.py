@@ -1,0 +1,1 @@
+"""sla's adapters: MongoDB storage and the in-process timer scheduler."""

@@ -1,0 +1,95 @@
+"""An in-process scheduler: one asyncio task per planned action, sleeping until it is due.
+
+Not a periodic sweep: each timer wakes exactly at its instant. The clock is injectable so that
+unit tests move time by hand. A failing action (MongoDB or Kafka away) is retried with capped
+backoff until it succeeds or the scheduler shuts down; the timer documents make a retry
+harmless and a restart re-plans whatever was still pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+Action = Callable[[], Awaitable[None]]
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    async def sleep_until(self, when: datetime) -> None:
+        """Return at ``when`` or a little before; the caller checks ``now()`` again."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep_until(self, when: datetime) -> None:
+        await asyncio.sleep(max(0.0, (when - self.now()).total_seconds()))
+
+
+class TimerScheduler:
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        *,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 30.0,
+    ) -> None:
+        self.clock = clock or SystemClock()
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self._plans: dict[str, tuple[datetime, asyncio.Task[None]]] = {}
+
+    @property
+    def planned(self) -> dict[str, datetime]:
+        return {key: when for key, (when, _) in self._plans.items()}
+
+    def schedule(self, key: str, when: datetime, action: Action) -> None:
+        """Run ``action`` once at ``when``; a plan for ``key`` at the same instant is kept."""
+        existing = self._plans.get(key)
+        if existing is not None:
+            if existing[0] == when and not existing[1].done():
+                return
+            existing[1].cancel()
+        task = asyncio.get_running_loop().create_task(self._run(key, when, action), name=key)
+        self._plans[key] = (when, task)
+        task.add_done_callback(lambda done: self._forget(key, done))
+
+    def cancel(self, key: str) -> None:
+        plan = self._plans.pop(key, None)
+        if plan is not None:
+            plan[1].cancel()
+
+    async def shutdown(self) -> None:
+        """Cancel every pending plan and wait until their tasks ended."""
+        tasks = [task for _, task in self._plans.values()]
+        self._plans.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self, key: str, when: datetime, action: Action) -> None:
+        while self.clock.now() < when:
+            await self.clock.sleep_until(when)
+        delay = self.retry_initial_s
+        while True:
+            try:
+                await action()
+                return
+            except Exception:
+                log.warning("timer action failed; retrying", exc_info=True, extra={"timer": key})
+            await self.clock.sleep_until(self.clock.now() + timedelta(seconds=delay))
+            delay = min(delay * 2, self.retry_max_s)
+
+    def _forget(self, key: str, task: asyncio.Task[None]) -> None:
+        plan = self._plans.get(key)
+        if plan is not None and plan[1] is task:
+            del self._plans[key]

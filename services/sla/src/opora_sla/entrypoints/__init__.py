@@ -1,0 +1,1 @@
+"""sla's HTTP entry points."""

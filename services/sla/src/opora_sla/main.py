@@ -1,0 +1,63 @@
+"""sla's wiring: settings, broker, MongoDB, timer scheduler, handlers and HTTP routes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from faststream.kafka import KafkaRouter
+from opentelemetry.trace import TracerProvider
+from opora_shared import mongo
+from opora_shared.contracts.sla import SLA_EVENTS
+from opora_shared.messaging import EventPublisher, make_broker
+from opora_shared.service import ServiceParts, build_app, run_service
+from opora_shared.settings import ServiceSettings
+
+from opora_sla import handlers
+from opora_sla.adapters.repository import MongoRepository
+from opora_sla.adapters.scheduler import TimerScheduler
+from opora_sla.config import Settings
+from opora_sla.domain import service
+from opora_sla.entrypoints.http import build_router
+
+NAME = "sla"
+
+
+def create_app(
+    settings: ServiceSettings | None = None, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    settings = settings if isinstance(settings, Settings) else Settings()
+    broker = make_broker(
+        settings.kafka_bootstrap_servers, service=NAME, tracer_provider=tracer_provider
+    )
+    client = mongo.make_client(settings)
+    repo = MongoRepository(mongo.database(client, settings))
+    publisher = EventPublisher(broker, source=f"opora/{NAME}", events=SLA_EVENTS)
+    scheduler = TimerScheduler()
+
+    router = KafkaRouter()
+    handlers.register(router, repo, publisher, scheduler)
+    broker.include_router(router)
+
+    async def rearm_timers() -> None:
+        # Runs before the broker starts: timers already due retry their publication until it
+        # is up (the scheduler's backoff), rather than being lost.
+        await service.recover(repo, publisher, scheduler)
+
+    async def close_client() -> None:
+        await client.close()
+
+    return build_app(
+        ServiceParts(
+            name=NAME,
+            description="Applies SLA policies to tickets and raises warnings and breaches on time.",
+            broker=broker,
+            routers=[build_router(repo)],
+            on_startup=[repo.create_indexes, rearm_timers],
+            on_shutdown=[scheduler.shutdown, close_client],
+            readiness={"mongodb": lambda: mongo.ping(client)},
+            tracer_provider=tracer_provider,
+        )
+    )
+
+
+def run() -> None:
+    run_service(NAME, Settings(), create_app)

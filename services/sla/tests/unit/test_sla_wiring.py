@@ -1,0 +1,47 @@
+"""sla's Kafka wiring, in memory: a ticket record in, SlaAppliedV1 out on sla.events.v1."""
+
+from __future__ import annotations
+
+from faststream import Context
+from faststream.kafka import KafkaRouter, TestKafkaBroker
+from opora_shared.contracts.base import cloudevent_headers
+from opora_shared.contracts.sla import SLA_EVENTS, SlaAppliedV1
+from opora_shared.contracts.topics import SLA, TICKETS
+from opora_shared.messaging import EventPublisher, make_broker
+from opora_sla import handlers
+
+from ..conftest import opened
+
+
+async def test_an_opened_ticket_record_produces_sla_applied_keyed_by_ticket(
+    repo, scheduler
+) -> None:
+    broker = make_broker("localhost:9092", service="sla")
+    publisher = EventPublisher(broker, source="opora/sla", events=SLA_EVENTS)
+    router = KafkaRouter()
+    handlers.register(router, repo, publisher, scheduler)
+    broker.include_router(router)
+    seen: list[tuple[bytes, str]] = []
+
+    @broker.subscriber(SLA.name, group_id="test")
+    async def on_sla(
+        body: dict[str, object],
+        key: bytes = Context("message.raw_message.key"),
+        ce_type: str = Context("message.headers.ce_type"),
+    ) -> None:
+        seen.append((key, ce_type))
+
+    ticket = opened("t-1")
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(
+            ticket.model_dump(mode="json"),
+            TICKETS.name,
+            key=b"t-1",
+            headers=cloudevent_headers(ticket, source="test"),
+        )
+
+        on_sla.mock.assert_called_once()
+        applied = SlaAppliedV1.model_validate(on_sla.mock.call_args.args[0])
+        assert applied.ticket_id == "t-1"
+        assert seen == [(b"t-1", SlaAppliedV1.ce_type)]
+        assert "t-1:first_reply:breach" in scheduler.planned
