@@ -76,7 +76,7 @@ def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
             f"{prefix}MONGODB_DATABASE": database,
             f"{prefix}HTTP_PORT": str(running.ports[name]),
             f"{prefix}SMTP_PORT": str(smtp.port),  # type: ignore[attr-defined]
-            f"{prefix}TOKEN_SECRET": "e2e-only-secret",
+            f"{prefix}TOKEN_SECRET": "e2e-only-secret-not-for-production",
             f"{prefix}PUBLIC_BASE_URL": f"http://127.0.0.1:{running.ports['feedback']}",
             "OTEL_TRACES_EXPORTER": "console",
             "OTEL_SERVICE_NAME": f"opora-{name}",

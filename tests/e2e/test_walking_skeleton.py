@@ -182,7 +182,7 @@ async def test_a_request_travels_through_all_five_services(
     assert recorded["score"] == 5
 
     async with AsyncMongoClient(infra.mongodb_uri) as client:
-        stored = await client[services.database]["responses"].find_one({"ticket_id": ticket_id})
+        stored = await client[services.database]["survey_responses"].find_one({"ticket_id": ticket_id})
     assert stored is not None
     assert stored["score"] == 5
 

@@ -268,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: lines per connection
     settings = StackSettings()
     try:
         if args.command == "setup":

@@ -226,7 +226,8 @@ class KafkaBroker:
     def _failure(self, reason: str) -> procs.ProcessFailedError:
         return procs.ProcessFailedError(
             f"Kafka broker at {self.bootstrap_servers} {reason}.\n"
-            f"Last lines of {self.log_file}:\n{procs.tail(self.log_file)}\n"
+            f"Errors in {self.log_file}:\n{procs.error_lines(self.log_file)}\n"
+            f"Last lines of {self.log_file}:\n{procs.tail(self.log_file, 15)}\n"
             f"Last lines of {self.data_dir / 'logs/stdout.log'}:\n"
             f"{procs.tail(self.data_dir / 'logs/stdout.log', 10)}"
         )

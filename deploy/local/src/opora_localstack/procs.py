@@ -25,8 +25,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether ``port`` can be bound on ``host``."""
+    """Whether ``port`` can be bound on ``host`` by a server (ignoring TIME_WAIT leftovers)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As servers do: otherwise a port probed a moment ago looks busy for a minute.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -52,6 +54,16 @@ def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def error_lines(path: Path, limit: int = 5) -> str:
+    """The last ``limit`` ERROR/FATAL/``Caused by`` lines of a log: the cause under a stack trace."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return ""
+    marks = (" ERROR ", " FATAL ", "Caused by:", "level=ERROR", "panic:")
+    return "\n".join([line for line in lines if any(m in line for m in marks)][-limit:])
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -62,6 +74,8 @@ def spawn(
     """Start ``argv`` in its own session with stdout and stderr appended to ``log_file``."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
+        log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {argv[0]}\n".encode())
+        log.flush()
         # A new session keeps Ctrl-C in the terminal from reaching children directly,
         # so the supervisor can stop them in order.
         return subprocess.Popen(  # noqa: S603 - argv is built by this package
