@@ -83,8 +83,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
             pytest.fail(
                 "no Kafka and MongoDB-wire server for integration tests. Set "
                 "KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI, start a Docker engine, or install "
-                "Java 17+, Maven and Go for the local stack (`make setup`).\n"
-                + "\n".join(errors),
+                "Java 17+, Maven and Go for the local stack (`make setup`).\n" + "\n".join(errors),
                 pytrace=False,
             )
         yield found

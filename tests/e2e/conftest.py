@@ -32,7 +32,7 @@ class MailCatcher:
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         self.messages.append(message_from_bytes(envelope.content))  # type: ignore[attr-defined]
         return "250 OK"
 
@@ -83,7 +83,7 @@ def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
         }
         executable = shutil.which(f"opora-{name}")
         assert executable, f"console script opora-{name} is not installed (run `uv sync`)"
-        running.processes[name] = subprocess.Popen(  # noqa: S603
+        running.processes[name] = subprocess.Popen(
             [executable],
             env=env,
             stdout=running.spans_file(name).open("wb"),
@@ -112,7 +112,7 @@ def _wait_ready(running: Services, timeout: float = 90.0) -> None:
                 log = (running.logs / f"{name}.log").read_text(errors="replace")[-3000:]
                 pytest.fail(f"{name} exited during start-up:\n{log}")
             try:
-                with urllib.request.urlopen(f"{running.url(name)}/health/ready", timeout=2) as r:  # noqa: S310
+                with urllib.request.urlopen(f"{running.url(name)}/health/ready", timeout=2) as r:
                     if r.status == 200:
                         waiting.discard(name)
             except OSError:

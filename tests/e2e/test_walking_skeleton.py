@@ -19,8 +19,6 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from pymongo import AsyncMongoClient
-
 from opora_shared.contracts.base import Event, cloudevent_headers
 from opora_shared.contracts.common import Channel, CustomerContact, RequestType
 from opora_shared.contracts.inbound import InboundEmailV1, InboundWebFormV1
@@ -32,6 +30,7 @@ from opora_shared.contracts.workspace import (
     StatusSetV1,
     WorkspaceStatus,
 )
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.e2e
 
@@ -46,16 +45,16 @@ class Recorder:
         self.records: list[tuple[str, dict[str, Any], dict[str, str]]] = []
 
     async def wait_for(
-        self, ce_type: str, match: Callable[[dict[str, Any]], bool], timeout: float = 60.0
+        self, ce_type: str, match: Callable[[dict[str, Any]], bool], within: float = 60.0
     ) -> tuple[dict[str, Any], dict[str, str]]:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             for kind, value, headers in self.records:
                 if kind == ce_type and match(value):
                     return value, headers
             await asyncio.sleep(0.2)
         seen = sorted({kind for kind, _, _ in self.records})
-        raise AssertionError(f"no {ce_type} within {timeout:.0f} s; types seen: {seen}")
+        raise AssertionError(f"no {ce_type} within {within:.0f} s; types seen: {seen}")
 
 
 @pytest.fixture
@@ -182,7 +181,9 @@ async def test_a_request_travels_through_all_five_services(
     assert recorded["score"] == 5
 
     async with AsyncMongoClient(infra.mongodb_uri) as client:
-        stored = await client[services.database]["survey_responses"].find_one({"ticket_id": ticket_id})
+        stored = await client[services.database]["survey_responses"].find_one(
+            {"ticket_id": ticket_id}
+        )
     assert stored is not None
     assert stored["score"] == 5
 
@@ -206,14 +207,14 @@ async def test_a_request_travels_through_all_five_services(
     assert any(s["context"]["trace_id"] == f"0x{request_trace}" for s in http_spans)
 
 
-async def _mail_to(smtp, address: str, containing: str = "", timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
+async def _mail_to(smtp, address: str, containing: str = "", within: float = 30.0):
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         for message in smtp.messages:
             if address in str(message["To"]) and containing in _body(message):
                 return message
         await asyncio.sleep(0.2)
-    raise AssertionError(f"no e-mail to {address} containing {containing!r} in {timeout:.0f} s")
+    raise AssertionError(f"no e-mail to {address} containing {containing!r} in {within:.0f} s")
 
 
 def _body(message) -> str:
@@ -223,5 +224,3 @@ def _body(message) -> str:
         for part in parts
         if part.get_content_type() in ("text/plain", "text/html")
     )
-
-

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import time
@@ -136,6 +137,8 @@ def cmd_up(settings: StackSettings, with_services: bool) -> int:
             log_level=settings.log_level,
             smtp_host=settings.host,
             smtp_port=settings.smtp_port,
+            survey_token_secret=_local_secret(data_dir / "survey-token-secret"),
+            feedback_public_url=f"http://{settings.host}:{settings.service_ports()['feedback']}",
         ),
         data_dir / "logs",
         ports=settings.service_ports(),
@@ -283,3 +286,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _local_secret(path: Path) -> str:
+    """A secret made once per local stack and kept in its (git-ignored) data folder."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

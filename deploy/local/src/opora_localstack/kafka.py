@@ -145,6 +145,7 @@ class KafkaBroker:
     paths: RepoPaths
     host: str = "127.0.0.1"
     process: subprocess.Popen[bytes] | None = None
+    _log_offset: int = 0
 
     @property
     def bootstrap_servers(self) -> str:
@@ -216,6 +217,7 @@ class KafkaBroker:
 
     def start(self) -> None:
         """Start the broker process (use :meth:`wait_ready` to know when it serves)."""
+        self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         self.process = procs.spawn(
             self._java("kafka.Kafka", str(self.properties_file)),
             log_file=self.data_dir / "logs/stdout.log",
@@ -226,7 +228,7 @@ class KafkaBroker:
     def _failure(self, reason: str) -> procs.ProcessFailedError:
         return procs.ProcessFailedError(
             f"Kafka broker at {self.bootstrap_servers} {reason}.\n"
-            f"Errors in {self.log_file}:\n{procs.error_lines(self.log_file)}\n"
+            f"Errors in {self.log_file}:\n{procs.error_lines(self.log_file, self._log_offset)}\n"
             f"Last lines of {self.log_file}:\n{procs.tail(self.log_file, 15)}\n"
             f"Last lines of {self.data_dir / 'logs/stdout.log'}:\n"
             f"{procs.tail(self.data_dir / 'logs/stdout.log', 10)}"

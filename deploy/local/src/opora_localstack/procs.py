@@ -54,10 +54,12 @@ def tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def error_lines(path: Path, limit: int = 5) -> str:
-    """The last ``limit`` ERROR/FATAL/``Caused by`` lines of a log: the cause under a stack trace."""
+def error_lines(path: Path, since: int = 0, limit: int = 5) -> str:
+    """The last ERROR/FATAL/``Caused by`` lines after byte ``since``: the cause under a trace."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        with path.open("rb") as log:
+            log.seek(since)
+            lines = log.read().decode(errors="replace").splitlines()
     except FileNotFoundError:
         return ""
     marks = (" ERROR ", " FATAL ", "Caused by:", "level=ERROR", "panic:")

@@ -38,6 +38,8 @@ class ServiceEnv:
     log_level: str = "INFO"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
+    survey_token_secret: str = ""
+    feedback_public_url: str = "http://127.0.0.1:8005"
 
 
 def service_env(name: str, port: int, infra: ServiceEnv) -> dict[str, str]:
@@ -52,6 +54,11 @@ def service_env(name: str, port: int, infra: ServiceEnv) -> dict[str, str]:
     }
     if name == "notifications":
         values |= {"SMTP_HOST": infra.smtp_host, "SMTP_PORT": str(infra.smtp_port)}
+    if name == "feedback":
+        values |= {
+            "TOKEN_SECRET": infra.survey_token_secret,
+            "PUBLIC_BASE_URL": infra.feedback_public_url,
+        }
     prefix = f"OPORA_{name.upper()}_"
     return {prefix + key: value for key, value in values.items()}
 

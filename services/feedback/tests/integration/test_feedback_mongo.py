@@ -1,11 +1,10 @@
 """The MongoDB stores against a real MongoDB-wire server (MongoDB or FerretDB).
 
-Runs when ``OPORA_TEST_MONGODB_URI`` names one; each test uses a database of its own.
+The server comes from the session ``infra`` fixture; each test uses a database of its own.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -19,17 +18,13 @@ from opora_feedback.domain.model import ConcurrentEditError, decide_response, is
 from opora_shared.contracts.feedback import SurveyType
 from pymongo import AsyncMongoClient
 
-URI = os.environ.get("OPORA_TEST_MONGODB_URI")
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not URI, reason="OPORA_TEST_MONGODB_URI is not set"),
-]
+pytestmark = pytest.mark.integration
 AT = datetime(2026, 2, 28, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db():
-    client = AsyncMongoClient(URI, tz_aware=True, serverSelectionTimeoutMS=5_000)
+async def db(infra):
+    client = AsyncMongoClient(infra.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5_000)
     name = f"test_feedback_{uuid.uuid4().hex[:8]}"
     yield client[name]
     await client.drop_database(name)

@@ -6,13 +6,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from pymongo import AsyncMongoClient
-
-from opora_shared.contracts.common import CustomerContact
-from opora_shared.contracts.inbound import InboundSmsV1
-
 from opora_intake.adapters.repository import MongoRepository
 from opora_intake.domain.service import accept_message
+from opora_shared.contracts.common import CustomerContact
+from opora_shared.contracts.inbound import InboundSmsV1
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 

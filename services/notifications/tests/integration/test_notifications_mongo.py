@@ -1,11 +1,10 @@
 """The MongoDB store against a real MongoDB-wire server (MongoDB or FerretDB).
 
-Runs when ``OPORA_TEST_MONGODB_URI`` names one; each test uses a database of its own.
+The server comes from the session ``infra`` fixture; each test uses a database of its own.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime
 
@@ -20,17 +19,13 @@ from opora_notifications.domain.model import (
 )
 from pymongo import AsyncMongoClient
 
-URI = os.environ.get("OPORA_TEST_MONGODB_URI")
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not URI, reason="OPORA_TEST_MONGODB_URI is not set"),
-]
+pytestmark = pytest.mark.integration
 AT = datetime(2026, 2, 28, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-async def mongo_store():
-    client = AsyncMongoClient(URI, tz_aware=True, serverSelectionTimeoutMS=5_000)
+async def mongo_store(infra):
+    client = AsyncMongoClient(infra.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5_000)
     name = f"test_notifications_{uuid.uuid4().hex[:8]}"
     store = MongoNotificationStore(client[name])
     await store.create_indexes()
