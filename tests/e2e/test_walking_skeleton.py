@@ -124,6 +124,14 @@ async def test_a_request_travels_through_all_five_services(
         )
     )
     await producer(AgentPresenceChangedV1(agent_id=agent_id, presence=Presence.ONLINE))
+    # Wait until routing knows the agent is online, so the assignment is caused by the request
+    # (and belongs to its trace) rather than by the agent's arrival draining the queue.
+    async with httpx.AsyncClient(base_url=services.url("routing"), timeout=10) as http:
+        for _ in range(300):
+            agents = (await http.get("/v1/agents")).text
+            if agent_id in agents and "online" in agents:
+                break
+            await asyncio.sleep(0.2)
 
     form = InboundWebFormV1(
         source_message_id=f"form-{RUN}",
