@@ -13,11 +13,11 @@ from opora_feedback.domain.model import (
     SurveyResponse,
     TicketFacts,
 )
-from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import Channel, CustomerRef, RequestType, TicketStatus
 from opora_shared.contracts.feedback import SurveyType
 from opora_shared.contracts.routing import TicketAssignedV1
 from opora_shared.contracts.tickets import TicketOpenedV1, TicketStatusChangedV1
+from opora_shared.testing import FixedClock, RecordingPublisher
 from pydantic import SecretStr
 
 SECRET = SecretStr("test-secret-for-survey-links")
@@ -85,25 +85,6 @@ class FakeResponses:
             for r in self.responses.values()
             if r.survey_type is survey_type and (min_score is None or r.score >= min_score)
         )
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def publish(self, event: Event) -> None:
-        self.events.append(event)
-
-
-class FixedClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 from opora_intake.domain.model import derived_id
 from opora_intake.domain.ports import Outcome, TicketRecord
-from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import CustomerContact, CustomerRef, TicketStatus
+from opora_shared.testing import RecordingPublisher
 
 
 class FakeRepository:
@@ -28,9 +28,6 @@ class FakeRepository:
     async def find_open_ticket(self, conversation_key: str) -> TicketRecord | None:
         ticket = self.tickets.get(self.conversations.get(conversation_key, ""))
         return ticket if ticket and ticket.status is not TicketStatus.CLOSED else None
-
-    async def get_ticket(self, ticket_id: str) -> TicketRecord | None:
-        return self.tickets.get(ticket_id)
 
     async def create_ticket(self, record: TicketRecord, conversation_key: str) -> TicketRecord:
         self.conversations[conversation_key] = record.ticket_id
@@ -61,19 +58,11 @@ class FakeRepository:
         )
 
 
-class FakePublisher:
-    def __init__(self) -> None:
-        self.published: list[Event] = []
-
-    async def publish(self, event: Event) -> None:
-        self.published.append(event)
-
-
 @pytest.fixture
 def repo() -> FakeRepository:
     return FakeRepository()
 
 
 @pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from opora_notifications.domain.model import DeliveryRecord, DeliveryState, message_id
 from opora_notifications.domain.ports import DeliveryError, OutgoingMail
-from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import Channel, CustomerRef
 from opora_shared.contracts.notifications import NotificationFailedV1, NotificationSentV1
 from opora_shared.contracts.tickets import TicketOpenedV1
+from opora_shared.testing import FixedClock, RecordingPublisher
 
 
 class FakeStore:
@@ -57,25 +57,6 @@ class FakeMailer:
             raise self.failure
         self.sent.append(mail)
         return message_id(mail.notification_id, "opora.test")
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    async def publish(self, event: Event) -> None:
-        self.events.append(event)
-
-
-class FixedClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from opora_routing.domain.model import Agent, Routing, RoutingState, Ticket
-from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import Channel, Priority, RequestType
 from opora_shared.contracts.tickets import TicketOpenedV1
 from opora_shared.contracts.workspace import AgentProfileChangedV1, Presence
+from opora_shared.testing import RecordingPublisher
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -111,17 +111,6 @@ class FakeRepository:
         return before
 
 
-class FakePublisher:
-    def __init__(self) -> None:
-        self.published: list[Event] = []
-        self.fail = False
-
-    async def publish(self, event: Event) -> None:
-        if self.fail:
-            raise ConnectionError("simulated Kafka outage")
-        self.published.append(event)
-
-
 def profile(
     agent_id: str,
     *,
@@ -169,5 +158,5 @@ def repo() -> FakeRepository:
 
 
 @pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()

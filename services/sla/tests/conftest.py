@@ -7,9 +7,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import Channel, Priority
 from opora_shared.contracts.tickets import TicketOpenedV1, TicketRepliedV1
+from opora_shared.testing import RecordingPublisher
 from opora_sla.adapters.scheduler import TimerScheduler
 from opora_sla.domain.model import Timer, TimerState
 from opora_sla.domain.ports import Announcement
@@ -60,18 +60,6 @@ class FakeRepository:
     def _put(self, timer: Timer) -> Timer:
         self.timers[timer.key] = timer
         return timer
-
-
-class FakePublisher:
-    def __init__(self) -> None:
-        self.published: list[Event] = []
-        self.failures = 0
-
-    async def publish(self, event: Event) -> None:
-        if self.failures:
-            self.failures -= 1
-            raise ConnectionError("simulated Kafka outage")
-        self.published.append(event)
 
 
 class FakeClock:
@@ -142,8 +130,8 @@ def repo() -> FakeRepository:
 
 
 @pytest.fixture
-def publisher() -> FakePublisher:
-    return FakePublisher()
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
 
 
 @pytest.fixture

@@ -3,6 +3,3 @@
 
 class PermanentError(Exception):
     """Processing this record can never succeed: dead-letter it and move on."""
-
-
-TRANSIENT_HINT = "retried with backoff; the partition waits until it succeeds"

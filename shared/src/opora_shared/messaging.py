@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, Union
 
 from faststream import AckPolicy
 from faststream._internal.middlewares import BaseMiddleware
@@ -26,9 +26,10 @@ from opentelemetry.trace import TracerProvider
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
-from opora_shared.contracts.base import Event, cloudevent_headers
+from opora_shared.contracts.base import Event, cloudevent_headers, source_of
 from opora_shared.contracts.topics import TopicSpec, all_topics
 from opora_shared.errors import PermanentError
+from opora_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +143,10 @@ def make_broker(
     *,
     service: str,
     tracer_provider: TracerProvider | None = None,
-    dead_letters: DeadLetters | None = None,
+    graceful_timeout_s: float = 15.0,
 ) -> KafkaBroker:
     """A broker whose producer waits for every replica (``acks=all``) and is idempotent."""
-    dead_letters = dead_letters or DeadLetters(service)
+    dead_letters = DeadLetters(service)
     broker = KafkaBroker(
         bootstrap_servers,
         client_id=service,
@@ -155,7 +156,7 @@ def make_broker(
             KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
             dead_letters.middleware(),
         ],
-        graceful_timeout=15.0,
+        graceful_timeout=graceful_timeout_s,
         logger=logging.getLogger(f"opora.{service}.kafka"),
     )
     dead_letters.bind(broker)
@@ -169,16 +170,16 @@ class EventPublisher:
     service publishes. ``publish`` returns once the broker acknowledged the record.
     """
 
-    def __init__(self, broker: KafkaBroker, *, source: str, events: Iterable[type[Event]]):
-        self.source = source
-        self._publishers = {}
+    def __init__(self, broker: KafkaBroker, *, service: str, events: Iterable[type[Event]]):
+        self.source = source_of(service)
+        self._publishers: dict[str, Any] = {}
         by_topic: dict[str, list[type[Event]]] = {}
         for event_type in events:
             by_topic.setdefault(event_type.topic.name, []).append(event_type)
         for topic, types in by_topic.items():
             self._publishers[topic] = broker.publisher(
                 topic,
-                title=f"{source}:{topic}",
+                title=f"{self.source}:{topic}",
                 description=", ".join(t.ce_type for t in types),
                 schema=_union(types),
             )
@@ -195,9 +196,24 @@ class EventPublisher:
 
 
 def _union(types: list[type[Event]]) -> Any:
-    from typing import Union
-
     return types[0] if len(types) == 1 else Union[tuple(types)]  # noqa: UP007
+
+
+def connect(
+    service: str,
+    settings: ServiceSettings,
+    *,
+    publishes: Iterable[type[Event]],
+    tracer_provider: TracerProvider | None = None,
+) -> tuple[KafkaBroker, EventPublisher]:
+    """A service's broker and the publisher of the events it owns, wired the same everywhere."""
+    broker = make_broker(
+        settings.kafka_bootstrap_servers,
+        service=service,
+        tracer_provider=tracer_provider,
+        graceful_timeout_s=settings.graceful_timeout_s,
+    )
+    return broker, EventPublisher(broker, service=service, events=publishes)
 
 
 class Subscription:

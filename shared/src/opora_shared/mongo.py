@@ -17,25 +17,25 @@ from opora_shared.settings import ServiceSettings
 Document = dict[str, Any]
 
 
-def make_client(settings: ServiceSettings) -> AsyncMongoClient[Document]:
-    return AsyncMongoClient(
-        settings.mongodb_uri.get_secret_value(),
-        appname=settings.service_name,
-        tz_aware=True,
-        serverSelectionTimeoutMS=5_000,
-        connect=False,
-    )
+class MongoConnection:
+    """A service's one MongoDB client and its database; ``build_app`` probes and closes it."""
 
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.client: AsyncMongoClient[Document] = AsyncMongoClient(
+            settings.mongodb_uri.get_secret_value(),
+            appname=settings.service_name,
+            tz_aware=True,
+            serverSelectionTimeoutMS=5_000,
+            connect=False,
+        )
+        self.db: AsyncDatabase[Document] = self.client[settings.mongodb_database]
 
-def database(
-    client: AsyncMongoClient[Document], settings: ServiceSettings
-) -> AsyncDatabase[Document]:
-    return client[settings.mongodb_database]
+    async def ping(self) -> bool:
+        await self.client.admin.command("ping")
+        return True
 
-
-async def ping(client: AsyncMongoClient[Document]) -> bool:
-    await client.admin.command("ping")
-    return True
+    async def close(self) -> None:
+        await self.client.close()
 
 
 async def insert_once(collection: Any, document: Document) -> bool:

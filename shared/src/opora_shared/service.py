@@ -26,6 +26,7 @@ from faststream.specification.asyncapi.site import get_asyncapi_html
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
 
+from opora_shared.mongo import MongoConnection
 from opora_shared.settings import ServiceSettings
 from opora_shared.telemetry import configure_logging, configure_tracing
 
@@ -49,6 +50,17 @@ class ServiceParts:
     on_shutdown: Sequence[Hook] = ()
     readiness: dict[str, Check] = field(default_factory=dict)
     tracer_provider: TracerProvider | None = None
+    mongo: MongoConnection | None = None
+    """Probed by readiness and closed after the shutdown hooks."""
+
+    @property
+    def checks(self) -> dict[str, Check]:
+        mongo = {"mongodb": self.mongo.ping} if self.mongo else {}
+        return {**mongo, **self.readiness}
+
+    @property
+    def shutdown_hooks(self) -> Sequence[Hook]:
+        return (*self.on_shutdown, *((self.mongo.close,) if self.mongo else ()))
 
 
 def build_app(parts: ServiceParts) -> FastAPI:
@@ -69,7 +81,7 @@ def build_app(parts: ServiceParts) -> FastAPI:
             yield
         finally:
             await parts.broker.stop()
-            for hook in parts.on_shutdown:
+            for hook in parts.shutdown_hooks:
                 await hook()
             log.info("service stopped", extra={"service": parts.name})
 
@@ -103,7 +115,7 @@ def _health_router(parts: ServiceParts) -> APIRouter:
     async def ready(response: Response) -> dict[str, Any]:
         """Ready when the broker is connected and every dependency answers."""
         checks: dict[str, bool] = {"kafka": await _kafka_ready(parts.broker)}
-        for name, check in parts.readiness.items():
+        for name, check in parts.checks.items():
             try:
                 checks[name] = await check()
             except Exception:  # a failing dependency is a "not ready", never a 500

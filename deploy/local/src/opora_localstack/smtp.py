@@ -11,16 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from opora_shared.privacy import mask_email
 
 log = logging.getLogger(__name__)
-
-
-def mask_email(address: str) -> str:
-    """``ivan@example.com`` -> ``i***@example.com``; the domain stays for debugging."""
-    local, at, domain = address.strip().strip("<>").rpartition("@")
-    if not at:
-        return "***"
-    return f"{local[:1]}***@{domain}"
 
 
 class MailDropHandler:

@@ -7,10 +7,11 @@ from opora_shared.contracts.routing import TicketAssignedV1
 from opora_shared.contracts.tickets import TicketOpenedV1, TicketStatusChangedV1
 from opora_shared.contracts.topics import ROUTING, TICKETS
 from opora_shared.messaging import Subscription
+from opora_shared.ports import Clock, Publisher
 
 from opora_feedback.domain import service
 from opora_feedback.domain.model import SurveyPolicy
-from opora_feedback.domain.ports import Publisher, SurveyStore, SurveyTokens, TicketFactsStore
+from opora_feedback.domain.ports import SurveyStore, SurveyTokens, TicketFactsStore
 
 GROUP = "feedback"
 
@@ -22,7 +23,7 @@ def register(
     tokens: SurveyTokens,
     publisher: Publisher,
     policy: SurveyPolicy,
-    clock: service.Clock,
+    clock: Clock,
 ) -> None:
     tickets = Subscription(router, TICKETS, group=GROUP)
 

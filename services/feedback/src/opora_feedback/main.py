@@ -7,17 +7,18 @@ pass in-memory fakes and get the very same wiring.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
 from opentelemetry.trace import TracerProvider
-from opora_shared import mongo
 from opora_shared.contracts.base import utc_now
 from opora_shared.contracts.feedback import FEEDBACK_EVENTS
-from opora_shared.messaging import EventPublisher, make_broker
-from opora_shared.service import Check, Hook, ServiceParts, build_app, run_service
+from opora_shared.messaging import connect
+from opora_shared.mongo import MongoConnection
+from opora_shared.ports import Clock
+from opora_shared.service import Hook, ServiceParts, build_app, run_service
 from opora_shared.settings import ServiceSettings
 
 from opora_feedback import handlers
@@ -30,7 +31,6 @@ from opora_feedback.adapters.tokens import SignedSurveyTokens
 from opora_feedback.config import Settings
 from opora_feedback.domain.model import SurveyPolicy
 from opora_feedback.domain.ports import ResponseStore, SurveyStore, TicketFactsStore
-from opora_feedback.domain.service import Clock
 from opora_feedback.entrypoints import http, pages
 
 NAME = "feedback"
@@ -43,8 +43,7 @@ class Adapters:
     responses: ResponseStore
     clock: Clock = utc_now
     on_startup: Sequence[Hook] = ()
-    on_shutdown: Sequence[Hook] = ()
-    readiness: dict[str, Check] = field(default_factory=dict)
+    mongo: MongoConnection | None = None
 
 
 def create_app(
@@ -55,10 +54,9 @@ def create_app(
 ) -> FastAPI:
     settings = settings if isinstance(settings, Settings) else Settings()
     adapters = adapters or _real_adapters(settings)
-    broker = make_broker(
-        settings.kafka_bootstrap_servers, service=NAME, tracer_provider=tracer_provider
+    broker, publisher = connect(
+        NAME, settings, publishes=FEEDBACK_EVENTS, tracer_provider=tracer_provider
     )
-    publisher = EventPublisher(broker, source=f"opora/{NAME}", events=FEEDBACK_EVENTS)
     policy = SurveyPolicy(
         public_base_url=settings.public_base_url,
         token_ttl=timedelta(days=settings.token_ttl_days),
@@ -87,28 +85,22 @@ def create_app(
             broker=broker,
             routers=[http.build_router(desk), pages.build_router(desk)],
             on_startup=adapters.on_startup,
-            on_shutdown=adapters.on_shutdown,
-            readiness=adapters.readiness,
+            mongo=adapters.mongo,
             tracer_provider=tracer_provider,
         )
     )
 
 
 def _real_adapters(settings: Settings) -> Adapters:
-    client = mongo.make_client(settings)
-    db = mongo.database(client, settings)
-    responses = MongoResponseStore(db)
-
-    async def close_client() -> None:
-        await client.close()
+    db = MongoConnection(settings)
+    responses = MongoResponseStore(db.db)
 
     return Adapters(
-        facts=MongoTicketFactsStore(db),
-        surveys=MongoSurveyStore(db),
+        facts=MongoTicketFactsStore(db.db),
+        surveys=MongoSurveyStore(db.db),
         responses=responses,
         on_startup=[responses.create_indexes],
-        on_shutdown=[close_client],
-        readiness={"mongodb": lambda: mongo.ping(client)},
+        mongo=db,
     )
 
 

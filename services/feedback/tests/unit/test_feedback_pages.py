@@ -9,7 +9,7 @@ import pytest
 from faststream.kafka import TestKafkaBroker
 from opora_feedback.config import Settings
 from opora_feedback.main import Adapters, create_app
-from opora_shared.contracts.base import cloudevent_headers
+from opora_shared.testing import deliver
 
 
 @pytest.fixture
@@ -39,12 +39,7 @@ def issue_survey(broker, surveys, events):
 
     async def issue(*, name="Иван Петров", language="ru") -> str:
         for event in (events.ticket_opened(name=name, language=language), events.status_changed()):
-            await broker.publish(
-                event.model_dump(mode="json"),
-                topic=event.topic.name,
-                key=event.partition_key.encode(),
-                headers=cloudevent_headers(event, source="test"),
-            )
+            await deliver(broker, event)
         return surveys.surveys["t-1:csat"].issued.url.rsplit("/s/", 1)[1]
 
     return issue

@@ -7,8 +7,8 @@ import pytest
 from faststream.kafka import KafkaMessage, TestKafkaBroker
 from opora_feedback.config import Settings
 from opora_feedback.main import Adapters, create_app
-from opora_shared.contracts.base import Event, cloudevent_headers
 from opora_shared.contracts.topics import FEEDBACK
+from opora_shared.testing import deliver
 
 
 @pytest.fixture
@@ -34,23 +34,14 @@ def published(app):
     return seen
 
 
-async def publish(broker, event: Event) -> None:
-    await broker.publish(
-        event.model_dump(mode="json"),
-        topic=event.topic.name,
-        key=event.partition_key.encode(),
-        headers=cloudevent_headers(event, source="test"),
-    )
-
-
 async def test_a_solved_ticket_gets_one_survey_however_often_the_solve_arrives(
     app, published, events
 ):
     async with TestKafkaBroker(app.state.broker) as broker:
-        await publish(broker, events.ticket_opened())
-        await publish(broker, events.ticket_assigned(agent_id="anna"))
-        await publish(broker, events.status_changed())
-        await publish(broker, events.status_changed())
+        await deliver(broker, events.ticket_opened())
+        await deliver(broker, events.ticket_assigned(agent_id="anna"))
+        await deliver(broker, events.status_changed())
+        await deliver(broker, events.status_changed())
 
     assert [t for t, _, _ in published] == ["opora.survey.issued.v1"] * 2
     assert published[0][1] == published[1][1]
@@ -61,8 +52,8 @@ async def test_a_solved_ticket_gets_one_survey_however_often_the_solve_arrives(
 
 async def test_an_answer_through_the_api_is_published_without_its_comment(app, published, events):
     async with TestKafkaBroker(app.state.broker) as broker:
-        await publish(broker, events.ticket_opened())
-        await publish(broker, events.status_changed())
+        await deliver(broker, events.ticket_opened())
+        await deliver(broker, events.status_changed())
         token = published[0][2]["url"].rsplit("/s/", 1)[1]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://feedback") as client:

@@ -7,9 +7,10 @@ from opora_shared.contracts.inbound import INBOUND_EVENTS, InboundMessage
 from opora_shared.contracts.topics import INBOUND_MESSAGES, WORKSPACE_TICKET_ACTIONS
 from opora_shared.contracts.workspace import ReplyPostedV1, StatusSetV1
 from opora_shared.messaging import Subscription
+from opora_shared.ports import Publisher
 
 from opora_intake.domain import service
-from opora_intake.domain.ports import Publisher, Repository
+from opora_intake.domain.ports import Repository
 
 GROUP = "intake"
 

@@ -7,14 +7,15 @@ from opora_intake import handlers
 from opora_shared.contracts.base import cloudevent_headers
 from opora_shared.contracts.tickets import TICKET_EVENTS
 from opora_shared.contracts.topics import INBOUND_MESSAGES, TICKETS
-from opora_shared.messaging import EventPublisher, make_broker
+from opora_shared.messaging import connect
+from opora_shared.settings import ServiceSettings
+from opora_shared.testing import deliver
 
 from .test_intake_accept import web_form
 
 
 def wired(repo):
-    broker = make_broker("localhost:9092", service="intake")
-    publisher = EventPublisher(broker, source="opora/intake", events=TICKET_EVENTS)
+    broker, publisher = connect("intake", ServiceSettings(), publishes=TICKET_EVENTS)
     router = KafkaRouter()
     handlers.register(router, repo, publisher, "OP")
     broker.include_router(router)
@@ -34,12 +35,7 @@ async def test_a_raw_web_form_record_becomes_a_ticket_opened_event(repo) -> None
     broker, opened, _ = wired(repo)
     message = web_form()
     async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish(
-            message.model_dump(mode="json"),
-            INBOUND_MESSAGES.name,
-            key=message.partition_key.encode(),
-            headers=cloudevent_headers(message, source="test-adapter"),
-        )
+        await deliver(test_broker, message, source="test-adapter")
 
         opened.mock.assert_called_once()
         [ticket] = repo.tickets.values()

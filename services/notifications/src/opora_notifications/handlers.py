@@ -7,9 +7,10 @@ from opora_shared.contracts.feedback import SurveyIssuedV1
 from opora_shared.contracts.tickets import TicketOpenedV1
 from opora_shared.contracts.topics import FEEDBACK, TICKETS
 from opora_shared.messaging import Subscription
+from opora_shared.ports import Clock, Publisher
 
 from opora_notifications.domain import model, service
-from opora_notifications.domain.ports import Mailer, NotificationStore, Publisher, Renderer
+from opora_notifications.domain.ports import Mailer, NotificationStore, Renderer
 
 GROUP = "notifications"
 
@@ -20,7 +21,7 @@ def register(
     renderer: Renderer,
     mailer: Mailer,
     publisher: Publisher,
-    clock: service.Clock,
+    clock: Clock,
 ) -> None:
     async def deliver(notification: model.Notification | None) -> None:
         if notification is not None:

@@ -7,16 +7,16 @@ pass in-memory fakes and get the very same wiring.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
 from opentelemetry.trace import TracerProvider
-from opora_shared import mongo
 from opora_shared.contracts.base import utc_now
 from opora_shared.contracts.notifications import NOTIFICATION_EVENTS
-from opora_shared.messaging import EventPublisher, make_broker
-from opora_shared.service import Check, Hook, ServiceParts, build_app, run_service
+from opora_shared.messaging import connect
+from opora_shared.mongo import MongoConnection
+from opora_shared.service import Hook, ServiceParts, build_app, run_service
 from opora_shared.settings import ServiceSettings
 
 from opora_notifications import handlers
@@ -36,8 +36,7 @@ class Adapters:
     mailer: Mailer
     renderer: Renderer
     on_startup: Sequence[Hook] = ()
-    on_shutdown: Sequence[Hook] = ()
-    readiness: dict[str, Check] = field(default_factory=dict)
+    mongo: MongoConnection | None = None
 
 
 def create_app(
@@ -48,10 +47,9 @@ def create_app(
 ) -> FastAPI:
     settings = settings if isinstance(settings, Settings) else Settings()
     adapters = adapters or _real_adapters(settings)
-    broker = make_broker(
-        settings.kafka_bootstrap_servers, service=NAME, tracer_provider=tracer_provider
+    broker, publisher = connect(
+        NAME, settings, publishes=NOTIFICATION_EVENTS, tracer_provider=tracer_provider
     )
-    publisher = EventPublisher(broker, source=f"opora/{NAME}", events=NOTIFICATION_EVENTS)
 
     router = KafkaRouter()
     handlers.register(
@@ -66,16 +64,15 @@ def create_app(
             broker=broker,
             routers=[build_router(adapters.store, adapters.renderer)],
             on_startup=adapters.on_startup,
-            on_shutdown=adapters.on_shutdown,
-            readiness=adapters.readiness,
+            mongo=adapters.mongo,
             tracer_provider=tracer_provider,
         )
     )
 
 
 def _real_adapters(settings: Settings) -> Adapters:
-    client = mongo.make_client(settings)
-    store = MongoNotificationStore(mongo.database(client, settings))
+    db = MongoConnection(settings)
+    store = MongoNotificationStore(db.db)
     mailer = SmtpMailer(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -86,16 +83,12 @@ def _real_adapters(settings: Settings) -> Adapters:
         timeout_s=settings.smtp_timeout_s,
     )
 
-    async def close_client() -> None:
-        await client.close()
-
     return Adapters(
         store=store,
         mailer=mailer,
         renderer=JinjaRenderer.load(),  # compiles and test-renders every template, or raises
         on_startup=[store.create_indexes],
-        on_shutdown=[close_client],
-        readiness={"mongodb": lambda: mongo.ping(client)},
+        mongo=db,
     )
 
 

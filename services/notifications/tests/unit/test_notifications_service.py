@@ -60,7 +60,7 @@ async def test_redelivery_after_sending_republishes_the_same_event_without_sendi
     await send()
 
     assert len(mailer.sent) == 1
-    first, second = publisher.events
+    first, second = publisher.published
     assert first == second
     assert first.event_id == second.event_id
 
@@ -88,7 +88,7 @@ async def test_a_temporary_failure_publishes_failed_and_raises_for_a_retry(
     with pytest.raises(MailDeferredError):
         await send()
 
-    (failed,) = publisher.events
+    (failed,) = publisher.published
     assert isinstance(failed, NotificationFailedV1)
     assert failed.will_retry is True
     assert failed.attempts == 1
@@ -104,7 +104,7 @@ async def test_the_retry_after_a_temporary_failure_sends(send, mailer, publisher
     await send()
 
     assert len(mailer.sent) == 1
-    assert isinstance(publisher.events[-1], NotificationSentV1)
+    assert isinstance(publisher.published[-1], NotificationSentV1)
 
 
 async def test_an_unavailable_server_is_an_infrastructure_error_for_the_plumbing() -> None:
@@ -133,12 +133,12 @@ async def test_a_redelivery_after_a_permanent_refusal_neither_sends_nor_changes_
     await send()
 
     assert mailer.sent == []
-    assert publisher.events[0] == publisher.events[1]
+    assert publisher.published[0] == publisher.published[1]
 
 
 async def test_published_events_carry_only_the_masked_address(send, publisher):
     await send()
 
-    dumped = publisher.events[0].model_dump_json()
+    dumped = publisher.published[0].model_dump_json()
     assert "ivan.petrov@example.com" not in dumped
     assert "i***@example.com" in dumped

@@ -10,10 +10,10 @@ from faststream.kafka import KafkaMessage, TestKafkaBroker
 from opora_notifications.adapters.templates import JinjaRenderer
 from opora_notifications.config import Settings
 from opora_notifications.main import Adapters, create_app
-from opora_shared.contracts.base import Event, cloudevent_headers
 from opora_shared.contracts.common import Channel, CustomerRef, RequestType
 from opora_shared.contracts.feedback import SurveyIssuedV1, SurveyType
 from opora_shared.contracts.topics import NOTIFICATIONS
+from opora_shared.testing import deliver
 
 
 @pytest.fixture
@@ -34,22 +34,13 @@ def outcomes(app):
     return seen
 
 
-async def publish(broker, event: Event) -> None:
-    await broker.publish(
-        event.model_dump(mode="json"),
-        topic=event.topic.name,
-        key=event.partition_key.encode(),
-        headers=cloudevent_headers(event, source="test"),
-    )
-
-
 async def test_ticket_opened_sends_one_acknowledgement_however_often_it_arrives(
     app, mailer, outcomes, ticket_opened
 ):
     event = ticket_opened()
     async with TestKafkaBroker(app.state.broker) as broker:
-        await publish(broker, event)
-        await publish(broker, event)
+        await deliver(broker, event)
+        await deliver(broker, event)
 
     assert len(mailer.sent) == 1
     assert mailer.sent[0].content.subject.startswith("[OP-000123]")
@@ -60,7 +51,7 @@ async def test_ticket_opened_sends_one_acknowledgement_however_often_it_arrives(
 
 async def test_ticket_opened_without_email_sends_nothing(app, mailer, outcomes, ticket_opened):
     async with TestKafkaBroker(app.state.broker) as broker:
-        await publish(broker, ticket_opened(email=None))
+        await deliver(broker, ticket_opened(email=None))
 
     assert mailer.sent == []
     assert outcomes == []
@@ -81,7 +72,7 @@ async def test_survey_issued_sends_the_invitation_with_its_link(app, mailer, out
         language="en",
     )
     async with TestKafkaBroker(app.state.broker) as broker:
-        await publish(broker, issued)
+        await deliver(broker, issued)
 
     (mail,) = mailer.sent
     assert "https://opora.test/s/signed-token" in mail.content.text
@@ -90,7 +81,7 @@ async def test_survey_issued_sends_the_invitation_with_its_link(app, mailer, out
 
 async def test_notifications_of_a_ticket_are_listed_with_masked_recipients(app, ticket_opened):
     async with TestKafkaBroker(app.state.broker) as broker:
-        await publish(broker, ticket_opened(ticket_id="t-9"))
+        await deliver(broker, ticket_opened(ticket_id="t-9"))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as client:
         response = await client.get("/v1/notifications", params={"ticket_id": "t-9"})

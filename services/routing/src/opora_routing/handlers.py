@@ -7,9 +7,10 @@ from opora_shared.contracts.tickets import TicketOpenedV1, TicketStatusChangedV1
 from opora_shared.contracts.topics import TICKETS, WORKSPACE_AGENTS
 from opora_shared.contracts.workspace import AgentPresenceChangedV1, AgentProfileChangedV1
 from opora_shared.messaging import Subscription
+from opora_shared.ports import Publisher
 
 from opora_routing.domain import service
-from opora_routing.domain.ports import Publisher, Repository
+from opora_routing.domain.ports import Repository
 
 GROUP = "routing"
 

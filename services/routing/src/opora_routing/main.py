@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
 from opentelemetry.trace import TracerProvider
-from opora_shared import mongo
 from opora_shared.contracts.routing import ROUTING_EVENTS
-from opora_shared.messaging import EventPublisher, make_broker
+from opora_shared.messaging import connect
+from opora_shared.mongo import MongoConnection
 from opora_shared.service import ServiceParts, build_app, run_service
 from opora_shared.settings import ServiceSettings
 
@@ -23,19 +23,15 @@ def create_app(
     settings: ServiceSettings | None = None, tracer_provider: TracerProvider | None = None
 ) -> FastAPI:
     settings = settings if isinstance(settings, Settings) else Settings()
-    broker = make_broker(
-        settings.kafka_bootstrap_servers, service=NAME, tracer_provider=tracer_provider
+    broker, publisher = connect(
+        NAME, settings, publishes=ROUTING_EVENTS, tracer_provider=tracer_provider
     )
-    client = mongo.make_client(settings)
-    repo = MongoRepository(mongo.database(client, settings))
-    publisher = EventPublisher(broker, source=f"opora/{NAME}", events=ROUTING_EVENTS)
+    db = MongoConnection(settings)
+    repo = MongoRepository(db.db)
 
     router = KafkaRouter()
     handlers.register(router, repo, publisher)
     broker.include_router(router)
-
-    async def close_client() -> None:
-        await client.close()
 
     return build_app(
         ServiceParts(
@@ -44,8 +40,7 @@ def create_app(
             broker=broker,
             routers=[build_router(repo)],
             on_startup=[repo.create_indexes],
-            on_shutdown=[close_client],
-            readiness={"mongodb": lambda: mongo.ping(client)},
+            mongo=db,
             tracer_provider=tracer_provider,
         )
     )

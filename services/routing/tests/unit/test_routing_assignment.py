@@ -165,12 +165,11 @@ async def test_an_assignment_whose_publication_failed_is_published_by_the_next_t
 ) -> None:
     await route_ticket(opened("t-1"), repo, publisher, now)
     await update_profile(profile("anna"), repo, publisher, now)
-    publisher.fail = True
+    publisher.failures = 1
     with pytest.raises(ConnectionError):
         await update_presence(
             AgentPresenceChangedV1(agent_id="anna", presence=Presence.ONLINE), repo, publisher, now
         )
-    publisher.fail = False
     publisher.published.clear()
 
     await update_presence(

@@ -5,18 +5,18 @@ from __future__ import annotations
 from faststream import Context
 from faststream.kafka import KafkaRouter, TestKafkaBroker
 from opora_routing import handlers
-from opora_shared.contracts.base import Event, cloudevent_headers
 from opora_shared.contracts.routing import ROUTING_EVENTS, TicketAssignedV1
-from opora_shared.contracts.topics import ROUTING, TICKETS, WORKSPACE_AGENTS
+from opora_shared.contracts.topics import ROUTING
 from opora_shared.contracts.workspace import AgentPresenceChangedV1, Presence
-from opora_shared.messaging import EventPublisher, make_broker
+from opora_shared.messaging import connect
+from opora_shared.settings import ServiceSettings
+from opora_shared.testing import deliver
 
 from ..conftest import opened, profile
 
 
 def wired(repo):
-    broker = make_broker("localhost:9092", service="routing")
-    publisher = EventPublisher(broker, source="opora/routing", events=ROUTING_EVENTS)
+    broker, publisher = connect("routing", ServiceSettings(), publishes=ROUTING_EVENTS)
     router = KafkaRouter()
     handlers.register(router, repo, publisher)
     broker.include_router(router)
@@ -34,25 +34,14 @@ def wired(repo):
     return broker, on_routed, keys
 
 
-async def send(test_broker, event: Event, topic: str) -> None:
-    await test_broker.publish(
-        event.model_dump(mode="json"),
-        topic,
-        key=event.partition_key.encode(),
-        headers=cloudevent_headers(event, source="test"),
-    )
-
-
 async def test_an_opened_ticket_record_produces_an_assignment_keyed_by_ticket(repo) -> None:
     broker, routed, keys = wired(repo)
     async with TestKafkaBroker(broker) as test_broker:
-        await send(test_broker, profile("anna"), WORKSPACE_AGENTS.name)
-        await send(
-            test_broker,
-            AgentPresenceChangedV1(agent_id="anna", presence=Presence.ONLINE),
-            WORKSPACE_AGENTS.name,
+        await deliver(test_broker, profile("anna"))
+        await deliver(
+            test_broker, AgentPresenceChangedV1(agent_id="anna", presence=Presence.ONLINE)
         )
-        await send(test_broker, opened("t-1"), TICKETS.name)
+        await deliver(test_broker, opened("t-1"))
 
         routed.mock.assert_called_once()
         assigned = TicketAssignedV1.model_validate(routed.mock.call_args.args[0])

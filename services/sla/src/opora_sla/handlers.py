@@ -6,9 +6,10 @@ from faststream.kafka import KafkaRouter
 from opora_shared.contracts.tickets import TicketOpenedV1, TicketRepliedV1
 from opora_shared.contracts.topics import TICKETS
 from opora_shared.messaging import Subscription
+from opora_shared.ports import Publisher
 
 from opora_sla.domain import service
-from opora_sla.domain.ports import Publisher, Repository, Scheduler
+from opora_sla.domain.ports import Repository, Scheduler
 
 GROUP = "sla"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
 from opentelemetry.trace import TracerProvider
-from opora_shared import mongo
 from opora_shared.contracts.sla import SLA_EVENTS
-from opora_shared.messaging import EventPublisher, make_broker
+from opora_shared.messaging import connect
+from opora_shared.mongo import MongoConnection
 from opora_shared.service import ServiceParts, build_app, run_service
 from opora_shared.settings import ServiceSettings
 
@@ -25,12 +25,11 @@ def create_app(
     settings: ServiceSettings | None = None, tracer_provider: TracerProvider | None = None
 ) -> FastAPI:
     settings = settings if isinstance(settings, Settings) else Settings()
-    broker = make_broker(
-        settings.kafka_bootstrap_servers, service=NAME, tracer_provider=tracer_provider
+    broker, publisher = connect(
+        NAME, settings, publishes=SLA_EVENTS, tracer_provider=tracer_provider
     )
-    client = mongo.make_client(settings)
-    repo = MongoRepository(mongo.database(client, settings))
-    publisher = EventPublisher(broker, source=f"opora/{NAME}", events=SLA_EVENTS)
+    db = MongoConnection(settings)
+    repo = MongoRepository(db.db)
     scheduler = TimerScheduler()
 
     router = KafkaRouter()
@@ -42,9 +41,6 @@ def create_app(
         # is up (the scheduler's backoff), rather than being lost.
         await service.recover(repo, publisher, scheduler)
 
-    async def close_client() -> None:
-        await client.close()
-
     return build_app(
         ServiceParts(
             name=NAME,
@@ -52,8 +48,8 @@ def create_app(
             broker=broker,
             routers=[build_router(repo)],
             on_startup=[repo.create_indexes, rearm_timers],
-            on_shutdown=[scheduler.shutdown, close_client],
-            readiness={"mongodb": lambda: mongo.ping(client)},
+            on_shutdown=[scheduler.shutdown],
+            mongo=db,
             tracer_provider=tracer_provider,
         )
     )

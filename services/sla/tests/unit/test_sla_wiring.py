@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from faststream import Context
 from faststream.kafka import KafkaRouter, TestKafkaBroker
-from opora_shared.contracts.base import cloudevent_headers
 from opora_shared.contracts.sla import SLA_EVENTS, SlaAppliedV1
-from opora_shared.contracts.topics import SLA, TICKETS
-from opora_shared.messaging import EventPublisher, make_broker
+from opora_shared.contracts.topics import SLA
+from opora_shared.messaging import connect
+from opora_shared.settings import ServiceSettings
+from opora_shared.testing import deliver
 from opora_sla import handlers
 
 from ..conftest import opened
@@ -16,8 +17,7 @@ from ..conftest import opened
 async def test_an_opened_ticket_record_produces_sla_applied_keyed_by_ticket(
     repo, scheduler
 ) -> None:
-    broker = make_broker("localhost:9092", service="sla")
-    publisher = EventPublisher(broker, source="opora/sla", events=SLA_EVENTS)
+    broker, publisher = connect("sla", ServiceSettings(), publishes=SLA_EVENTS)
     router = KafkaRouter()
     handlers.register(router, repo, publisher, scheduler)
     broker.include_router(router)
@@ -33,12 +33,7 @@ async def test_an_opened_ticket_record_produces_sla_applied_keyed_by_ticket(
 
     ticket = opened("t-1")
     async with TestKafkaBroker(broker) as test_broker:
-        await test_broker.publish(
-            ticket.model_dump(mode="json"),
-            TICKETS.name,
-            key=b"t-1",
-            headers=cloudevent_headers(ticket, source="test"),
-        )
+        await deliver(test_broker, ticket)
 
         on_sla.mock.assert_called_once()
         applied = SlaAppliedV1.model_validate(on_sla.mock.call_args.args[0])

@@ -63,6 +63,11 @@ class Event(Model):
         return f"{SCHEMA_BASE}/{cls.ce_type}.json"
 
 
+def source_of(producer: str) -> str:
+    """The ``ce_source`` of a producer named in the topic catalogue, e.g. ``opora/intake``."""
+    return f"opora/{producer}"
+
+
 def cloudevent_headers(event: Event, *, source: str) -> dict[str, str]:
     """CloudEvents 1.0 binary-mode headers for ``event`` published by ``source``."""
     return {

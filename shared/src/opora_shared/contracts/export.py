@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from opora_shared.contracts import ALL_EVENTS
-from opora_shared.contracts.base import Event, cloudevent_headers
+from opora_shared.contracts.base import Event, cloudevent_headers, source_of
 from opora_shared.contracts.examples import EXAMPLES
 from opora_shared.contracts.topics import TOPICS, TopicSpec, all_topics
 
@@ -127,7 +127,7 @@ def wire_message(example: Event) -> dict[str, Any]:
     The source is the first producer of the event's topic.
     """
     return {
-        "headers": cloudevent_headers(example, source=f"opora/{example.topic.producers[0]}"),
+        "headers": cloudevent_headers(example, source=source_of(example.topic.producers[0])),
         "key": example.partition_key,
         "value": example.model_dump(mode="json"),
     }

@@ -12,10 +12,10 @@ from typing import Any
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from opora_shared.contracts.base import utc_now
+from opora_shared.ports import Clock
 from pydantic import SecretStr
 
 from opora_feedback.domain.model import ExpiredTokenError, InvalidTokenError
-from opora_feedback.domain.service import Clock
 
 _SALT = "opora.feedback.survey-link"
 

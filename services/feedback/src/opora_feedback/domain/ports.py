@@ -5,15 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from opora_shared.contracts.base import Event
 from opora_shared.contracts.feedback import SurveyType
 from opora_shared.contracts.tickets import TicketOpenedV1
 
 from opora_feedback.domain.model import Survey, SurveyResponse, TicketFacts
-
-
-class Publisher(Protocol):
-    async def publish(self, event: Event) -> None: ...
 
 
 class SurveyTokens(Protocol):

@@ -12,15 +12,14 @@ customer submitting again (HTTP: the same answer republishes the same events).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from opora_shared.contracts.common import TicketStatus
 from opora_shared.contracts.feedback import SurveyIssuedV1, SurveyType
 from opora_shared.contracts.routing import TicketAssignedV1
 from opora_shared.contracts.tickets import TicketOpenedV1, TicketStatusChangedV1
 from opora_shared.errors import PermanentError
+from opora_shared.ports import Clock, Publisher
 
 from opora_feedback.domain import model
 from opora_feedback.domain.model import (
@@ -30,17 +29,9 @@ from opora_feedback.domain.model import (
     SurveyPolicy,
     SurveyResponse,
 )
-from opora_feedback.domain.ports import (
-    Publisher,
-    ResponseStore,
-    SurveyStore,
-    SurveyTokens,
-    TicketFactsStore,
-)
+from opora_feedback.domain.ports import ResponseStore, SurveyStore, SurveyTokens, TicketFactsStore
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 async def remember_opened(event: TicketOpenedV1, facts: TicketFactsStore) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
+from opora_shared.ports import Clock, Publisher
 from pydantic import BaseModel, Field
 
 from opora_feedback.domain import service
@@ -28,7 +29,7 @@ from opora_feedback.domain.model import (
     SurveyNotFoundError,
     SurveyPolicy,
 )
-from opora_feedback.domain.ports import Publisher, ResponseStore, SurveyStore, SurveyTokens
+from opora_feedback.domain.ports import ResponseStore, SurveyStore, SurveyTokens
 
 STATUS_OF: dict[type[SurveyError], int] = {
     InvalidTokenError: status.HTTP_404_NOT_FOUND,
@@ -56,7 +57,7 @@ class SurveyDesk:
     responses: ResponseStore
     publisher: Publisher
     policy: SurveyPolicy
-    clock: service.Clock
+    clock: Clock
 
     async def open(self, token: str) -> service.OpenedSurvey:
         return await service.open_survey(

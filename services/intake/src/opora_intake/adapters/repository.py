@@ -11,10 +11,9 @@ from typing import Any
 
 from opora_shared.contracts import EVENTS_BY_TYPE
 from opora_shared.contracts.common import CustomerContact, CustomerRef, TicketStatus
-from opora_shared.mongo import Document
+from opora_shared.mongo import Document, insert_once
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from opora_intake.domain.model import derived_id
 from opora_intake.domain.ports import Outcome, TicketRecord
@@ -41,32 +40,26 @@ class MongoRepository:
         return _outcome(doc) if doc else None
 
     async def save_outcome(self, message_key: str, outcome: Outcome) -> Outcome:
-        try:
-            await self.outcomes.insert_one(
-                {
-                    "_id": message_key,
-                    "ticket_id": outcome.ticket_id,
-                    "number": outcome.number,
-                    "opened": outcome.opened,
-                    "event_type": outcome.event.ce_type,
-                    "event": outcome.event.model_dump(mode="json"),
-                }
-            )
-        except DuplicateKeyError:
-            stored = await self.find_outcome(message_key)
-            assert stored is not None
-            return stored
-        return outcome
+        stored = {
+            "_id": message_key,
+            "ticket_id": outcome.ticket_id,
+            "number": outcome.number,
+            "opened": outcome.opened,
+            "event_type": outcome.event.ce_type,
+            "event": outcome.event.model_dump(mode="json"),
+        }
+        if await insert_once(self.outcomes, stored):
+            return outcome
+        existing = await self.find_outcome(message_key)
+        if existing is None:  # inserted by someone else a moment ago, so it must be there
+            raise RuntimeError(f"outcome of {message_key} vanished")
+        return existing
 
     async def find_open_ticket(self, conversation_key: str) -> TicketRecord | None:
         doc = await self.tickets.find_one(
             {"conversation": conversation_key, "status": {"$in": _OPEN}},
             sort=[("opened_seq", -1)],
         )
-        return _ticket(doc) if doc else None
-
-    async def get_ticket(self, ticket_id: str) -> TicketRecord | None:
-        doc = await self.tickets.find_one({"_id": ticket_id})
         return _ticket(doc) if doc else None
 
     async def create_ticket(self, record: TicketRecord, conversation_key: str) -> TicketRecord:

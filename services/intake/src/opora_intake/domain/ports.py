@@ -27,10 +27,6 @@ class Outcome:
     event: Event
 
 
-class Publisher(Protocol):
-    async def publish(self, event: Event) -> None: ...
-
-
 class Repository(Protocol):
     async def find_outcome(self, message_key: str) -> Outcome | None: ...
 
@@ -39,8 +35,6 @@ class Repository(Protocol):
         ...
 
     async def find_open_ticket(self, conversation_key: str) -> TicketRecord | None: ...
-
-    async def get_ticket(self, ticket_id: str) -> TicketRecord | None: ...
 
     async def create_ticket(self, record: TicketRecord, conversation_key: str) -> TicketRecord:
         """Create the ticket unless it exists; return what is stored."""

@@ -16,6 +16,7 @@ from opora_shared.contracts.tickets import (
 )
 from opora_shared.contracts.workspace import ReplyPostedV1, StatusSetV1, WorkspaceStatus
 from opora_shared.errors import PermanentError
+from opora_shared.ports import Publisher
 
 from opora_intake.domain.model import (
     classify,
@@ -26,7 +27,7 @@ from opora_intake.domain.model import (
     ticket_id_for,
     ticket_number,
 )
-from opora_intake.domain.ports import Outcome, Publisher, Repository, TicketRecord
+from opora_intake.domain.ports import Outcome, Repository, TicketRecord
 
 Handler = Callable[..., Awaitable[Any]]
 

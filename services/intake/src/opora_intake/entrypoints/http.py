@@ -20,10 +20,11 @@ from opora_shared.contracts.inbound import (
     InboundWalkInV1,
     InboundWebFormV1,
 )
+from opora_shared.ports import Publisher
 from pydantic import BaseModel
 
 from opora_intake.domain import service
-from opora_intake.domain.ports import Publisher, Repository
+from opora_intake.domain.ports import Repository
 
 
 class TicketReceipt(BaseModel):

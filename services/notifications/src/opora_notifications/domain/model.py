@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from opora_shared.contracts.common import Channel
+from opora_shared.contracts.common import Channel, CustomerRef
 from opora_shared.contracts.feedback import SurveyIssuedV1
 from opora_shared.contracts.notifications import (
     NotificationEvent,
@@ -113,20 +113,13 @@ def acknowledgement(event: TicketOpenedV1) -> Notification | None:
 
     The language is the ticket's: intake already prefers what the customer stated.
     """
-    customer = event.customer
-    if not customer.email:
-        return None
-    return Notification(
-        intent=ACKNOWLEDGED,
-        ticket_id=event.ticket_id,
-        recipient=customer.email,
-        recipient_name=customer.name,
-        language=template_language(event.language),
-        context={
-            "name": _first_name(customer.name),
-            "number": event.number,
-            "subject": event.subject,
-        },
+    return _email(
+        ACKNOWLEDGED,
+        event.ticket_id,
+        event.customer,
+        event.language,
+        number=event.number,
+        subject=event.subject,
     )
 
 
@@ -135,20 +128,29 @@ def survey_invitation(event: SurveyIssuedV1) -> Notification | None:
 
     ``send_after`` is not honoured yet: feedback issues invitations to be sent at once.
     """
-    customer = event.customer
+    return _email(
+        SURVEY_INVITATION,
+        event.ticket_id,
+        event.customer,
+        event.language,
+        url=event.url,
+        expires_on=event.expires_at.date().isoformat(),
+    )
+
+
+def _email(
+    intent: str, ticket_id: str, customer: CustomerRef, language: str, **context: str
+) -> Notification | None:
+    """An e-mail to the customer addressed by first name; None without an e-mail address."""
     if not customer.email:
         return None
     return Notification(
-        intent=SURVEY_INVITATION,
-        ticket_id=event.ticket_id,
+        intent=intent,
+        ticket_id=ticket_id,
         recipient=customer.email,
         recipient_name=customer.name,
-        language=template_language(event.language),
-        context={
-            "name": _first_name(customer.name),
-            "url": event.url,
-            "expires_on": event.expires_at.date().isoformat(),
-        },
+        language=template_language(language),
+        context={"name": _first_name(customer.name), **context},
     )
 
 

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from opora_shared.contracts.base import Event
 from opora_shared.contracts.notifications import NotificationFailedV1, NotificationSentV1
 
 from opora_notifications.domain.model import DeliveryRecord
@@ -77,10 +76,6 @@ class Mailer(Protocol):
         Raises a :class:`DeliveryError`.
         """
         ...
-
-
-class Publisher(Protocol):
-    async def publish(self, event: Event) -> None: ...
 
 
 class NotificationStore(Protocol):

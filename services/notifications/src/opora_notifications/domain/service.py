@@ -19,10 +19,9 @@ so the shared consumer plumbing redelivers with backoff; a permanent refusal pub
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from opora_shared.contracts.notifications import NotificationEvent
+from opora_shared.ports import Clock, Publisher
 
 from opora_notifications.domain.model import DeliveryRecord, Notification, failed_event, sent_event
 from opora_notifications.domain.ports import (
@@ -30,13 +29,10 @@ from opora_notifications.domain.ports import (
     Mailer,
     NotificationStore,
     OutgoingMail,
-    Publisher,
     Renderer,
 )
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 async def deliver(

@@ -6,14 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
-from opora_shared.contracts.base import Event
 from opora_shared.contracts.workspace import AgentProfileChangedV1, Presence
 
 from opora_routing.domain.model import Agent, Routing, Ticket
-
-
-class Publisher(Protocol):
-    async def publish(self, event: Event) -> None: ...
 
 
 class Repository(Protocol):

@@ -16,7 +16,6 @@ again. Any trigger — a ticket, a release, an agent event, a redelivery — run
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
 from opora_shared.contracts.base import utc_now
@@ -28,6 +27,7 @@ from opora_shared.contracts.workspace import (
     AgentProfileChangedV1,
     Presence,
 )
+from opora_shared.ports import Clock, Publisher
 
 from opora_routing.domain.model import (
     Agent,
@@ -40,11 +40,10 @@ from opora_routing.domain.model import (
     queued_event_id,
     reconcile,
 )
-from opora_routing.domain.ports import Publisher, Repository
+from opora_routing.domain.ports import Repository
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 DISPATCH_ROUNDS = 3
 """Re-plans after a reservation lost a race, before leaving the rest to the next trigger."""
 

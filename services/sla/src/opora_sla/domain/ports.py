@@ -6,16 +6,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Literal, Protocol
 
-from opora_shared.contracts.base import Event
-
 from opora_sla.domain.model import Timer
 
 Action = Callable[[], Awaitable[None]]
 Announcement = Literal["warning", "breach"]
-
-
-class Publisher(Protocol):
-    async def publish(self, event: Event) -> None: ...
 
 
 class Scheduler(Protocol):

@@ -9,9 +9,9 @@ arms it again and it publishes under the same id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from opora_shared.contracts.base import utc_now
 from opora_shared.contracts.sla import (
@@ -23,14 +23,13 @@ from opora_shared.contracts.sla import (
     Target,
 )
 from opora_shared.contracts.tickets import TicketOpenedV1, TicketRepliedV1
+from opora_shared.ports import Clock, Publisher
 
 from opora_sla.domain.model import Timer, TimerState, sla_event_id, timer_key
 from opora_sla.domain.policy import apply_policy
-from opora_sla.domain.ports import Publisher, Repository, Scheduler
+from opora_sla.domain.ports import Repository, Scheduler
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 async def apply_sla(
@@ -128,29 +127,15 @@ def applied_event(timers: list[Timer]) -> SlaAppliedV1:
 def warning_event(timer: Timer) -> SlaWarningV1:
     return SlaWarningV1(
         event_id=sla_event_id(timer.ticket_id, timer.metric, "warning", timer.warning_threshold),
-        occurred_at=timer.warn_at,
-        ticket_id=timer.ticket_id,
-        policy_id=timer.policy_id,
-        policy_version=timer.policy_version,
-        metric=timer.metric,
-        due_at=timer.due_at,
-        elapsed_s=timer.elapsed_s(timer.warn_at),
-        remaining_s=timer.remaining_s(timer.warn_at),
         threshold=timer.warning_threshold,
+        **_measured(timer, at=timer.warn_at),
     )
 
 
 def breached_event(timer: Timer) -> SlaBreachedV1:
     return SlaBreachedV1(
         event_id=sla_event_id(timer.ticket_id, timer.metric, "breached"),
-        occurred_at=timer.due_at,
-        ticket_id=timer.ticket_id,
-        policy_id=timer.policy_id,
-        policy_version=timer.policy_version,
-        metric=timer.metric,
-        due_at=timer.due_at,
-        elapsed_s=timer.elapsed_s(timer.due_at),
-        remaining_s=0,
+        **_measured(timer, at=timer.due_at),
     )
 
 
@@ -158,13 +143,20 @@ def fulfilled_event(timer: Timer) -> SlaFulfilledV1:
     assert timer.fulfilled_at is not None, "only a fulfilled timer has a fulfilment"
     return SlaFulfilledV1(
         event_id=sla_event_id(timer.ticket_id, timer.metric, "fulfilled"),
-        occurred_at=timer.fulfilled_at,
-        ticket_id=timer.ticket_id,
-        policy_id=timer.policy_id,
-        policy_version=timer.policy_version,
-        metric=timer.metric,
-        due_at=timer.due_at,
-        elapsed_s=timer.elapsed_s(timer.fulfilled_at),
-        remaining_s=timer.remaining_s(timer.fulfilled_at),
         breached=False,
+        **_measured(timer, at=timer.fulfilled_at),
     )
+
+
+def _measured(timer: Timer, *, at: datetime) -> dict[str, Any]:
+    """What every metric event says of its timer as of ``at``, the moment it reports."""
+    return {
+        "occurred_at": at,
+        "ticket_id": timer.ticket_id,
+        "policy_id": timer.policy_id,
+        "policy_version": timer.policy_version,
+        "metric": timer.metric,
+        "due_at": timer.due_at,
+        "elapsed_s": timer.elapsed_s(at),
+        "remaining_s": timer.remaining_s(at),
+    }
