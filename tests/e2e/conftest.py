@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -43,6 +45,8 @@ class Services:
     logs: Path
     smtp: MailCatcher
     database: str
+    intake_api_key: str | None = None
+    web_form_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
@@ -66,7 +70,8 @@ def smtp() -> Iterator[MailCatcher]:
 def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
     logs = tmp_path_factory.mktemp("service-logs")
     database = f"opora_e2e_{os.getpid()}"
-    running = Services({s: free_port() for s in SERVICES}, logs, smtp, database)
+    ports = {s: free_port() for s in SERVICES}
+    running = Services(ports, logs, smtp, database, intake_api_key=secrets.token_hex(16))
     for name in SERVICES:
         prefix = f"OPORA_{name.upper()}_"
         env = {
@@ -77,6 +82,8 @@ def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
             f"{prefix}HTTP_PORT": str(running.ports[name]),
             f"{prefix}SMTP_PORT": str(smtp.port),  # type: ignore[attr-defined]
             f"{prefix}TOKEN_SECRET": "e2e-only-secret-not-for-production",
+            f"{prefix}API_KEYS": json.dumps({"e2e": running.intake_api_key}),
+            f"{prefix}HMAC_SECRETS": json.dumps({"web-form": running.web_form_secret}),
             f"{prefix}PUBLIC_BASE_URL": f"http://127.0.0.1:{running.ports['feedback']}",
             "OTEL_TRACES_EXPORTER": "console",
             "OTEL_SERVICE_NAME": f"opora-{name}",

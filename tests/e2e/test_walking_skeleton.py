@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from opora_intake.entrypoints.auth import SIGNATURE_HEADER, sign
 from opora_shared.contracts.base import Event, cloudevent_headers
 from opora_shared.contracts.common import Channel, CustomerContact, RequestType
 from opora_shared.contracts.inbound import InboundEmailV1, InboundWebFormV1
@@ -142,8 +143,14 @@ async def test_a_request_travels_through_all_five_services(
         form_id="support",
         request_type=RequestType.TECHNICAL_SUPPORT,
     )
+    body = form.model_dump_json().encode()
+    signature = sign(body, services.web_form_secret, int(time.time()))
     async with httpx.AsyncClient(base_url=services.url("intake"), timeout=30) as http:
-        response = await http.post("/v1/inbound/web-form", json=form.model_dump(mode="json"))
+        response = await http.post(
+            "/v1/inbound/web-form",
+            content=body,
+            headers={"content-type": "application/json", SIGNATURE_HEADER: signature},
+        )
     assert response.status_code == 201, response.text
     ticket_id = response.json()["ticket_id"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -39,6 +40,7 @@ class ServiceEnv:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     survey_token_secret: str = ""
+    intake_api_key: str = ""
     feedback_public_url: str = "http://127.0.0.1:8005"
 
 
@@ -54,6 +56,8 @@ def service_env(name: str, port: int, infra: ServiceEnv) -> dict[str, str]:
     }
     if name == "notifications":
         values |= {"SMTP_HOST": infra.smtp_host, "SMTP_PORT": str(infra.smtp_port)}
+    if name == "intake" and infra.intake_api_key:
+        values["API_KEYS"] = json.dumps({"local": infra.intake_api_key})
     if name == "feedback":
         values |= {
             "TOKEN_SECRET": infra.survey_token_secret,

@@ -1,5 +1,6 @@
 """Service environment and process handling, with a stand-in for the real services."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def test_group_reports_a_crashing_service_with_its_log(tmp_path: Path) -> None:
         INFRA,
         tmp_path / "logs",
         names=("sla",),
+        ports={"sla": procs.free_port()},  # never a running stack's sla answering in its place
         command=lambda _name: [
             sys.executable,
             "-c",
@@ -83,3 +85,8 @@ def test_group_reports_a_crashing_service_with_its_log(tmp_path: Path) -> None:
             group.wait_ready(timeout=30)
     finally:
         group.stop(timeout=5)
+
+
+def test_intake_gets_the_stack_api_key_as_its_only_adapter_key() -> None:
+    env = service_env("intake", 8001, ServiceEnv("k:9092", "mongodb://m/", intake_api_key="s3"))
+    assert json.loads(env["OPORA_INTAKE_API_KEYS"]) == {"local": "s3"}

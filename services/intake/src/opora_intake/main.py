@@ -14,6 +14,7 @@ from opora_shared.settings import ServiceSettings
 from opora_intake import handlers
 from opora_intake.adapters.repository import MongoRepository
 from opora_intake.config import Settings
+from opora_intake.entrypoints.auth import AdapterAuth, BodySizeLimit, body_limits
 from opora_intake.entrypoints.http import build_router
 
 NAME = "intake"
@@ -33,17 +34,22 @@ def create_app(
     handlers.register(router, repo, publisher, settings.ticket_number_prefix)
     broker.include_router(router)
 
-    return build_app(
+    app = build_app(
         ServiceParts(
             name=NAME,
             description="Normalises customer requests from every channel into tickets.",
             broker=broker,
-            routers=[build_router(repo, publisher, settings.ticket_number_prefix)],
+            routers=[
+                build_router(repo, publisher, settings.ticket_number_prefix, AdapterAuth(settings))
+            ],
             on_startup=[repo.create_indexes],
             mongo=db,
             tracer_provider=tracer_provider,
         )
     )
+    # Outermost, so an oversized body is refused before it is read, parsed or authenticated.
+    app.add_middleware(BodySizeLimit, limit_for=body_limits(settings))
+    return app
 
 
 def run() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Response, status
+from fastapi import APIRouter, Body, Depends, Response, status
 from opora_shared.contracts.inbound import (
     InboundCallV1,
     InboundChatMessageV1,
@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from opora_intake.domain import service
 from opora_intake.domain.ports import Repository
+from opora_intake.entrypoints.auth import AdapterAuth
 
 
 class TicketReceipt(BaseModel):
@@ -33,8 +34,11 @@ class TicketReceipt(BaseModel):
     opened: bool
 
 
-def build_router(repo: Repository, publisher: Publisher, number_prefix: str) -> APIRouter:
-    router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
+def build_router(
+    repo: Repository, publisher: Publisher, number_prefix: str, auth: AdapterAuth
+) -> APIRouter:
+    """The inbound routes; every one needs an adapter's API key or the channel's signature."""
+    router = APIRouter(prefix="/v1/inbound", tags=["inbound"], dependencies=[Depends(auth)])
 
     async def accept(message: InboundMessage, response: Response) -> TicketReceipt:
         outcome = await service.accept_message(
