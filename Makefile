@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST := $(UV) run --frozen pytest
 
-.PHONY: help uv sync setup run stop test test-unit test-integration test-e2e lint format contracts check-contracts clean
+.PHONY: help uv sync setup run stop demo test test-unit test-integration test-e2e lint format contracts check-contracts clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ run: setup ## set up and start the whole system on this machine (Ctrl-C stops it
 
 stop: ## stop a stack started by `make run` in another terminal
 	@$(UV) run --frozen opora-stack down
+
+demo: sync ## beside `make run`: customers and agents play, with a live tally of what happens
+	@$(UV) run --frozen opora-stack demo
 
 test: setup ## set up and run every test: unit, integration and end-to-end
 	@$(PYTEST)

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from opora_localstack import procs
+from opora_localstack.demo import Target, run_demo
 from opora_localstack.paths import repo_paths
 from opora_localstack.prereqs import PrerequisiteError
 from opora_localstack.services import ServiceEnv, ServiceGroup
@@ -138,6 +139,7 @@ def cmd_up(settings: StackSettings, with_services: bool) -> int:
             smtp_host=settings.host,
             smtp_port=settings.smtp_port,
             survey_token_secret=_local_secret(data_dir / "survey-token-secret"),
+            intake_api_key=_local_secret(data_dir / "intake-api-key"),
             feedback_public_url=f"http://{settings.host}:{settings.service_ports()['feedback']}",
         ),
         data_dir / "logs",
@@ -157,8 +159,16 @@ def cmd_up(settings: StackSettings, with_services: bool) -> int:
         services = {s.name: s.url for s in group.services}
         endpoints = _endpoints(settings, infra, data_dir)
         _state_file(data_dir).write_text(
-            json.dumps({"pid": os.getpid(), "services": services, "endpoints": endpoints})
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "services": services,
+                    "endpoints": endpoints,
+                    "intake_api_key": group.infra.intake_api_key,
+                }
+            )
         )
+        _state_file(data_dir).chmod(0o600)
         print(f"\nOpora local stack ready in {time.monotonic() - started:.1f} s\n")
         _print_table(services, endpoints)
         print("\nCtrl-C (or `opora-stack down`) stops everything.", flush=True)
@@ -234,6 +244,18 @@ def cmd_status(settings: StackSettings) -> int:
     return 0 if all(checks.values()) else 1
 
 
+def cmd_demo(settings: StackSettings, customers: int, rate: float, linger: float) -> int:
+    """Play the demo scene against the stack that ``up`` runs."""
+    data_dir = settings.resolved_data_dir()
+    if _running_pid(data_dir) is None:
+        raise CliError("the stack is not running; start it with `make run` in another terminal")
+    try:
+        target = Target.from_state(_state_file(data_dir))
+    except RuntimeError as error:
+        raise CliError(str(error)) from error
+    return run_demo(target, customers=customers, rate_per_s=rate, linger_s=linger)
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own http URL
@@ -259,6 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("down", help="stop a running `up`")
     commands.add_parser("status", help="show whether the stack runs and what answers")
+    demo = commands.add_parser(
+        "demo", help="play customers and agents against a running stack, with a live tally"
+    )
+    demo.add_argument("--customers", type=int, default=30, help="messages to send (30)")
+    demo.add_argument("--rate", type=float, default=2.0, help="messages per second (2)")
+    demo.add_argument(
+        "--linger", type=float, default=30.0, help="seconds to wait for the stream to settle (30)"
+    )
     return parser
 
 
@@ -271,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request, survey tokens
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: lines per connection
     settings = StackSettings()
     try:
@@ -280,6 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_up(settings, with_services=not args.no_services)
         if args.command == "down":
             return cmd_down(settings)
+        if args.command == "demo":
+            return cmd_demo(settings, args.customers, args.rate, args.linger)
         return cmd_status(settings)
     except (CliError, PrerequisiteError, procs.ProcessFailedError) as error:
         print(f"opora-stack: {error}", file=sys.stderr)
