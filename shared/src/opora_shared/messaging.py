@@ -12,6 +12,7 @@ Kafka unreachable) are retried with backoff without limit, because the record is
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal, TypeVar, Union
@@ -104,6 +105,9 @@ class DeadLetters:
             result = await call_next(msg)
         except ValidationError as exc:
             await self.send(msg, f"invalid message: {_summarise(exc)}", exc)
+            return None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # redelivery cannot fix bytes
+            await self.send(msg, f"not JSON: {exc}", exc)
             return None
         except PermanentError as exc:
             await self.send(msg, f"cannot be processed: {exc}", exc)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -45,3 +45,29 @@ async def insert_once(collection: Any, document: Document) -> bool:
     except DuplicateKeyError:
         return False
     return True
+
+
+UPSERT_ATTEMPTS = 3
+
+
+async def upsert(collection: Any, query: Document, update: Document) -> Document:
+    """``find_one_and_update`` with ``upsert`` returning the document after the update.
+
+    Two writers upserting the same ``_id`` at once can both miss and both insert; the loser
+    gets a duplicate-key error although the document now exists. Trying again then finds it
+    and applies the update, which is what the server's own retry does for simple filters on
+    MongoDB 4.2+ but not on FerretDB.
+    """
+    for attempt in range(UPSERT_ATTEMPTS):
+        try:
+            found = await collection.find_one_and_update(
+                query, update, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:
+            if attempt == UPSERT_ATTEMPTS - 1:
+                raise
+            continue
+        if found is None:  # an upsert that returns the document after it always finds one
+            raise RuntimeError("upsert returned no document")
+        return dict(found)
+    raise AssertionError("unreachable")

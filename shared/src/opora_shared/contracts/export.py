@@ -212,7 +212,7 @@ def service_asyncapi(service: str) -> str | None:
 def dump_yaml(value: Any) -> str:
     """YAML with sorted keys: FastStream lists channels and operations in an order that can
     change from one ``create_app()`` to the next, so its own ``to_yaml()`` is not stable."""
-    import yaml  # type: ignore[import-untyped]
+    import yaml
 
     text: str = yaml.safe_dump(value, sort_keys=True, allow_unicode=True, width=100)
     return text
