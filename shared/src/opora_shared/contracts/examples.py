@@ -25,6 +25,13 @@ from opora_shared.contracts.common import (
     RequestType,
     TicketStatus,
 )
+from opora_shared.contracts.customers import (
+    CustomerIdentifierLinkedV1,
+    CustomerMatchSuggestedV1,
+    CustomerMergedV1,
+    CustomerUnmergedV1,
+    IdentifierKind,
+)
 from opora_shared.contracts.feedback import (
     DetractorFoundV1,
     SurveyIssuedV1,
@@ -335,6 +342,13 @@ _TICKETS: tuple[Event, ...] = (
         product="Стиральная машина AquaLine WM-7",
         tags=("warranty", "repeat-repair", "telegram"),
         source_message_id="tg:482193377:1841",
+        skills={"warranty": 2, "lang:ru": 1},
+        references={"warranty": ("ГТ-2025-55812",)},
+        classification=(
+            "request_type=warranty by rule 'warranty-words' (text matched 'гаранти')",
+            "priority=high: tier gold raises normal by one",
+            "language=ru given by the adapter",
+        ),
         attachments=(
             Attachment(
                 filename="panel.jpg",
@@ -352,6 +366,7 @@ _TICKETS: tuple[Event, ...] = (
         channel=Channel.MESSENGER,
         customer_id=CUSTOMER_ID,
         text="Спасибо! 15 марта подходит, буду дома.",
+        threaded_by="conversation",
     ),
     TicketUpdatedV1(
         event_id=_event_id(17),
@@ -585,10 +600,50 @@ _FEEDBACK: tuple[Event, ...] = (
     ),
 )
 
+# --- customer profiles (intake) ----------------------------------------------------------------
+
+_OTHER_IVAN = "cus_web_form_ivan_9912"
+
+_CUSTOMERS: tuple[Event, ...] = (
+    CustomerIdentifierLinkedV1(
+        event_id=_event_id(40),
+        occurred_at=_at(14, 9, 12, 6),
+        customer_id=CUSTOMER_ID,
+        kind=IdentifierKind.ACCOUNT,
+        value="telegram:482193377",
+        verified=True,
+        source="messenger:tg:482193377:1841",
+    ),
+    CustomerMatchSuggestedV1(
+        event_id=_event_id(41),
+        occurred_at=_at(14, 11, 40, 0),
+        customer_id=CUSTOMER_ID,
+        other_customer_id=_OTHER_IVAN,
+        evidence=("email ivan.petrov@example.ru typed into web form 'support'",),
+    ),
+    CustomerMergedV1(
+        event_id=_event_id(42),
+        occurred_at=_at(14, 12, 5, 0),
+        customer_id=CUSTOMER_ID,
+        merged_customer_id=_OTHER_IVAN,
+        actor=AGENT_ID,
+        reason="Same person: confirmed by phone",
+    ),
+    CustomerUnmergedV1(
+        event_id=_event_id(43),
+        occurred_at=_at(14, 12, 30, 0),
+        customer_id=CUSTOMER_ID,
+        merged_customer_id=_OTHER_IVAN,
+        actor=AGENT_ID,
+        reason="Merged by mistake: a namesake",
+    ),
+)
+
 ALL_EXAMPLES: tuple[Event, ...] = (
     *_INBOUND,
     *_WORKSPACE,
     *_TICKETS,
+    *_CUSTOMERS,
     *_ROUTING,
     *_SLA,
     *_NOTIFICATIONS,

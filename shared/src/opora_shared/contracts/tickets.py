@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -41,6 +41,18 @@ class TicketOpenedV1(TicketEvent):
     tags: tuple[ShortText, ...] = ()
     source_message_id: Id = Field(description="The inbound message (or HTTP request) it came from")
     attachments: tuple[Attachment, ...] = ()
+    skills: dict[str, Annotated[int, Field(ge=1, le=5)]] = Field(
+        default_factory=dict,
+        description="Skills routing should require, with the minimum proficiency (1-5)",
+    )
+    references: dict[str, tuple[ShortText, ...]] = Field(
+        default_factory=dict,
+        description="Identifiers found in the request, by kind: order, warranty, serial, …",
+    )
+    classification: tuple[ShortText, ...] = Field(
+        default=(),
+        description="Why the request type, priority, language and skills are what they are",
+    )
 
 
 class TicketMessageReceivedV1(TicketEvent):
@@ -53,6 +65,11 @@ class TicketMessageReceivedV1(TicketEvent):
     customer_id: Id
     text: Text = ""
     attachments: tuple[Attachment, ...] = ()
+    threaded_by: ShortText | None = Field(
+        default=None,
+        description="What tied the message to the ticket: conversation, e-mail reference, "
+        "ticket number",
+    )
 
 
 class TicketUpdatedV1(TicketEvent):

@@ -18,6 +18,7 @@ class PartitionKey(StrEnum):
 
     TICKET_ID = "ticket_id"
     AGENT_ID = "agent_id"
+    CUSTOMER_ID = "customer_id"
     CONVERSATION = "conversation"  # the channel's own thread key: session id, call id, sender
     ORIGINAL = "original"  # a dead-letter record keeps the key of the record it replaces
 
@@ -77,7 +78,7 @@ WORKSPACE_TICKET_ACTIONS = TopicSpec(
         "status. intake republishes replies and status changes as canonical ticket events."
     ),
     key=PartitionKey.TICKET_ID,
-    producers=(EXTERNAL_WORKSPACE,),
+    producers=(EXTERNAL_WORKSPACE, "intake"),
     consumers=("intake", "routing"),
     retention_ms=14 * DAY_MS,
 )
@@ -88,6 +89,17 @@ TICKETS = TopicSpec(
     producers=("intake",),
     consumers=("routing", "sla", "notifications", "feedback"),
     retention_ms=30 * DAY_MS,
+)
+CUSTOMERS = TopicSpec(
+    name="customers.events.v1",
+    description=(
+        "Customer profile changes: identifiers linked, profiles suggested as the same person, "
+        "merged and unmerged."
+    ),
+    key=PartitionKey.CUSTOMER_ID,
+    producers=("intake",),
+    consumers=(),
+    retention_ms=None,
 )
 ROUTING = TopicSpec(
     name="routing.events.v1",
@@ -127,6 +139,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     WORKSPACE_AGENTS,
     WORKSPACE_TICKET_ACTIONS,
     TICKETS,
+    CUSTOMERS,
     ROUTING,
     SLA,
     NOTIFICATIONS,
