@@ -16,6 +16,7 @@ which a shell variable name cannot, and nested ``__`` names are lower-cased.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from opora_shared.settings import ServiceSettings
@@ -41,7 +42,18 @@ class Settings(ServiceSettings):
 
     service_name: str = "intake"
     http_port: int = 8001
-    ticket_number_prefix: str = "OP"
+    ticket_number_prefix: str = Field(default="OP", pattern=r"^[A-Za-z]{1,8}$")
+    reopen_window_days: float = Field(
+        default=7, ge=0, description="A customer message this soon after solved reopens the ticket"
+    )
+    phone_region: str = Field(
+        default="RU",
+        pattern=r"^[A-Z]{2}$",
+        description="Region for phone numbers written without a country code",
+    )
+    rules_file: Path | None = Field(
+        default=None, description="The classification rules (YAML); the packaged ones if unset"
+    )
 
     auth_required: bool = Field(
         default=True,

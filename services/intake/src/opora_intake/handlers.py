@@ -16,11 +16,11 @@ GROUP = "intake"
 
 
 def register(
-    router: KafkaRouter, repo: Repository, publisher: Publisher, number_prefix: str
+    router: KafkaRouter, repo: Repository, publisher: Publisher, policy: service.Policy
 ) -> None:
     inbound = Subscription(router, INBOUND_MESSAGES, group=GROUP, on_unknown="dead_letter")
     for message_type in INBOUND_EVENTS:
-        inbound.on(message_type)(_acceptor(message_type, repo, publisher, number_prefix))
+        inbound.on(message_type)(_acceptor(message_type, repo, publisher, policy))
 
     actions = Subscription(router, WORKSPACE_TICKET_ACTIONS, group=GROUP)
 
@@ -34,10 +34,13 @@ def register(
 
 
 def _acceptor(
-    message_type: type[InboundMessage], repo: Repository, publisher: Publisher, prefix: str
+    message_type: type[InboundMessage],
+    repo: Repository,
+    publisher: Publisher,
+    policy: service.Policy,
 ) -> service.Handler:
     async def accept(message: InboundMessage) -> None:
-        await service.accept_message(message, repo, publisher, number_prefix=prefix)
+        await service.accept_message(message, repo, publisher, policy)
 
     # FastStream validates the record against the handler's annotation: give each its model.
     accept.__annotations__["message"] = message_type

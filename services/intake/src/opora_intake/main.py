@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
 from opentelemetry.trace import TracerProvider
+from opora_shared.contracts.customers import CUSTOMER_EVENTS
 from opora_shared.contracts.tickets import TICKET_EVENTS
+from opora_shared.contracts.workspace import (
+    AGENT_EVENTS,
+    OfferAcceptedV1,
+    OfferDeclinedV1,
+    TicketTransferRequestedV1,
+)
 from opora_shared.messaging import connect
 from opora_shared.mongo import MongoConnection
 from opora_shared.service import ServiceParts, build_app, run_service
@@ -14,10 +23,13 @@ from opora_shared.settings import ServiceSettings
 from opora_intake import handlers
 from opora_intake.adapters.repository import MongoRepository
 from opora_intake.config import Settings
+from opora_intake.domain.classification import load_rules
+from opora_intake.domain.service import Policy
 from opora_intake.entrypoints.auth import AdapterAuth, BodySizeLimit, body_limits
 from opora_intake.entrypoints.http import build_router
 
 NAME = "intake"
+FORWARDED_ACTIONS = (OfferAcceptedV1, OfferDeclinedV1, TicketTransferRequestedV1)
 
 
 def create_app(
@@ -25,13 +37,22 @@ def create_app(
 ) -> FastAPI:
     settings = settings if isinstance(settings, Settings) else Settings()
     broker, publisher = connect(
-        NAME, settings, publishes=TICKET_EVENTS, tracer_provider=tracer_provider
+        NAME,
+        settings,
+        publishes=(*TICKET_EVENTS, *CUSTOMER_EVENTS, *AGENT_EVENTS, *FORWARDED_ACTIONS),
+        tracer_provider=tracer_provider,
+    )
+    policy = Policy(
+        number_prefix=settings.ticket_number_prefix,
+        reopen_window=timedelta(days=settings.reopen_window_days),
+        phone_region=settings.phone_region,
+        rules=load_rules(settings.rules_file),
     )
     db = MongoConnection(settings)
     repo = MongoRepository(db.db)
 
     router = KafkaRouter()
-    handlers.register(router, repo, publisher, settings.ticket_number_prefix)
+    handlers.register(router, repo, publisher, policy)
     broker.include_router(router)
 
     app = build_app(
@@ -39,9 +60,7 @@ def create_app(
             name=NAME,
             description="Normalises customer requests from every channel into tickets.",
             broker=broker,
-            routers=[
-                build_router(repo, publisher, settings.ticket_number_prefix, AdapterAuth(settings))
-            ],
+            routers=[build_router(repo, publisher, policy, AdapterAuth(settings))],
             on_startup=[repo.create_indexes],
             mongo=db,
             tracer_provider=tracer_provider,

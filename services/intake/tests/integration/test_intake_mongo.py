@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from opora_intake.adapters.repository import MongoRepository
-from opora_intake.domain.service import accept_message
+from opora_intake.domain.service import Policy, accept_message
 from opora_shared.contracts.common import CustomerContact
 from opora_shared.contracts.inbound import InboundSmsV1
 from pymongo import AsyncMongoClient
@@ -45,8 +45,8 @@ def sms(message_id: str, phone: str = "+79161234567") -> InboundSmsV1:
 
 async def test_a_redelivered_message_keeps_one_ticket_and_one_number(repo) -> None:
     publisher = Collect()
-    first = await accept_message(sms("sms-1"), repo, publisher, number_prefix="OP")
-    again = await accept_message(sms("sms-1"), repo, publisher, number_prefix="OP")
+    first = await accept_message(sms("sms-1"), repo, publisher, policy=Policy())
+    again = await accept_message(sms("sms-1"), repo, publisher, policy=Policy())
 
     assert (again.ticket_id, again.number) == (first.ticket_id, first.number)
     assert await repo.tickets.count_documents({}) == 1
@@ -55,7 +55,7 @@ async def test_a_redelivered_message_keeps_one_ticket_and_one_number(repo) -> No
 
 async def test_the_same_phone_resolves_to_one_customer_profile(repo) -> None:
     publisher = Collect()
-    await accept_message(sms("sms-1"), repo, publisher, number_prefix="OP")
-    await accept_message(sms("sms-2"), repo, publisher, number_prefix="OP")
+    await accept_message(sms("sms-1"), repo, publisher, policy=Policy())
+    await accept_message(sms("sms-2"), repo, publisher, policy=Policy())
 
     assert await repo.customers.count_documents({}) == 1

@@ -1,91 +1,62 @@
-"""How inbound messages become tickets: opening, threading, deduplication, language."""
+"""How inbound messages become tickets: opening, deduplication, classification, statuses."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from opora_intake.domain.service import accept_message, change_status
-from opora_shared.contracts.common import CustomerContact, TicketStatus
-from opora_shared.contracts.inbound import InboundChatMessageV1, InboundWebFormV1
-from opora_shared.contracts.tickets import TicketMessageReceivedV1, TicketOpenedV1
+from opora_shared.contracts.common import RequestType, TicketStatus
+from opora_shared.contracts.tickets import TicketOpenedV1
 from opora_shared.contracts.workspace import StatusSetV1, WorkspaceStatus
 from opora_shared.errors import PermanentError
 
-AT = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+from .messages import walk_in, web_form
 
 
-def web_form(
-    message_id: str = "form-1", text: str = "Не включается стиральная машина"
-) -> InboundWebFormV1:
-    return InboundWebFormV1(
-        source_message_id=message_id,
-        conversation_id=message_id,
-        received_at=AT,
-        customer=CustomerContact(name="Иван Петров", email="ivan@example.com"),
-        text=text,
-        form_id="support",
-    )
+def opened(publisher) -> TicketOpenedV1:
+    [event] = [e for e in publisher.published if isinstance(e, TicketOpenedV1)]
+    return event
 
 
-def chat(message_id: str, session: str = "s-1") -> InboundChatMessageV1:
-    return InboundChatMessageV1(
-        source_message_id=message_id,
-        conversation_id=session,
-        session_id=session,
-        received_at=AT,
-        customer=CustomerContact(external_id="visitor-7"),
-        text="Where is my order?",
-    )
-
-
-async def test_a_new_message_opens_a_numbered_ticket(repo, publisher) -> None:
-    outcome = await accept_message(web_form(), repo, publisher, number_prefix="OP")
+async def test_a_new_message_opens_a_numbered_ticket(repo, publisher, policy) -> None:
+    outcome = await accept_message(web_form(), repo, publisher, policy)
 
     assert outcome.opened
     assert outcome.number == "OP-000001"
-    [event] = publisher.published
-    assert isinstance(event, TicketOpenedV1)
-    assert event.ticket_id == outcome.ticket_id
-    assert event.partition_key == outcome.ticket_id
+    assert opened(publisher).ticket_id == outcome.ticket_id
 
 
-async def test_a_repeated_message_republishes_the_same_event_and_opens_nothing(
-    repo, publisher
+async def test_a_repeated_message_republishes_the_same_events_and_opens_nothing(
+    repo, publisher, policy
 ) -> None:
-    first = await accept_message(web_form(), repo, publisher, number_prefix="OP")
-    again = await accept_message(web_form(), repo, publisher, number_prefix="OP")
+    first = await accept_message(web_form(), repo, publisher, policy)
+    count = len(publisher.published)
+    again = await accept_message(web_form(), repo, publisher, policy)
 
     assert again.ticket_id == first.ticket_id
     assert len(repo.tickets) == 1
-    assert publisher.published[0].event_id == publisher.published[1].event_id
+    assert [e.event_id for e in publisher.published[count:]] == [
+        e.event_id for e in publisher.published[:count]
+    ]
 
 
-async def test_a_second_message_in_the_same_chat_session_joins_its_ticket(repo, publisher) -> None:
-    first = await accept_message(chat("m-1"), repo, publisher, number_prefix="OP")
-    second = await accept_message(chat("m-2"), repo, publisher, number_prefix="OP")
+async def test_cyrillic_text_makes_the_ticket_russian(repo, publisher, policy) -> None:
+    await accept_message(web_form(), repo, publisher, policy)
 
-    assert not second.opened
-    assert second.ticket_id == first.ticket_id
-    assert isinstance(publisher.published[-1], TicketMessageReceivedV1)
+    assert opened(publisher).language == "ru"
 
 
-async def test_a_message_after_the_ticket_closed_opens_a_new_one(repo, publisher) -> None:
-    first = await accept_message(chat("m-1"), repo, publisher, number_prefix="OP")
-    await repo.set_status(first.ticket_id, TicketStatus.CLOSED)
+async def test_the_ticket_carries_its_classification_and_why(repo, publisher, policy) -> None:
+    await accept_message(walk_in(), repo, publisher, policy)
 
-    second = await accept_message(chat("m-2"), repo, publisher, number_prefix="OP")
-
-    assert second.opened
-    assert second.ticket_id != first.ticket_id
+    event = opened(publisher)
+    assert event.request_type is RequestType.COMPLAINT
+    assert any(reason.startswith("request_type=complaint") for reason in event.classification)
 
 
-async def test_cyrillic_text_makes_the_ticket_russian(repo, publisher) -> None:
-    await accept_message(web_form(), repo, publisher, number_prefix="OP")
+async def test_the_ticket_names_the_skills_routing_needs(repo, publisher, policy) -> None:
+    await accept_message(walk_in(), repo, publisher, policy)
 
-    [event] = publisher.published
-    assert isinstance(event, TicketOpenedV1)
-    assert event.language == "ru"
+    assert opened(publisher).skills
 
 
 async def test_status_change_of_an_unknown_ticket_is_a_permanent_error(repo, publisher) -> None:
@@ -95,8 +66,8 @@ async def test_status_change_of_an_unknown_ticket_is_a_permanent_error(repo, pub
         await change_status(action, repo, publisher)
 
 
-async def test_reopening_a_solved_ticket_marks_the_event_reopened(repo, publisher) -> None:
-    outcome = await accept_message(web_form(), repo, publisher, number_prefix="OP")
+async def test_reopening_a_solved_ticket_marks_the_event_reopened(repo, publisher, policy) -> None:
+    outcome = await accept_message(web_form(), repo, publisher, policy)
     solved = StatusSetV1(ticket_id=outcome.ticket_id, agent_id="a-1", status=WorkspaceStatus.SOLVED)
     await change_status(solved, repo, publisher)
     reopen = StatusSetV1(
@@ -108,3 +79,13 @@ async def test_reopening_a_solved_ticket_marks_the_event_reopened(repo, publishe
     assert event.status is TicketStatus.OPEN
     assert event.reopened
     assert event.previous_status is TicketStatus.SOLVED
+
+
+async def test_a_redelivered_status_action_reports_the_same_change(repo, publisher, policy) -> None:
+    outcome = await accept_message(web_form(), repo, publisher, policy)
+    solved = StatusSetV1(ticket_id=outcome.ticket_id, agent_id="a-1", status=WorkspaceStatus.SOLVED)
+    first = await change_status(solved, repo, publisher)
+
+    again = await change_status(solved, repo, publisher)
+
+    assert again == first

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from faststream.kafka import KafkaRouter, TestKafkaBroker
 from opora_intake import handlers
+from opora_intake.domain.service import Policy
 from opora_shared.contracts.base import cloudevent_headers
+from opora_shared.contracts.customers import CUSTOMER_EVENTS
 from opora_shared.contracts.tickets import TICKET_EVENTS
 from opora_shared.contracts.topics import INBOUND_MESSAGES, TICKETS
 from opora_shared.messaging import connect
 from opora_shared.settings import ServiceSettings
 from opora_shared.testing import deliver
 
-from .test_intake_accept import web_form
+from .messages import web_form
 
 
 def wired(repo):
-    broker, publisher = connect("intake", ServiceSettings(), publishes=TICKET_EVENTS)
+    broker, publisher = connect(
+        "intake", ServiceSettings(), publishes=(*TICKET_EVENTS, *CUSTOMER_EVENTS)
+    )
     router = KafkaRouter()
-    handlers.register(router, repo, publisher, "OP")
+    handlers.register(router, repo, publisher, Policy())
     broker.include_router(router)
     opened = broker.subscriber(TICKETS.name, group_id="test")
     dead = broker.subscriber(INBOUND_MESSAGES.dead_letter, group_id="test")

@@ -1,24 +1,35 @@
-"""intake's state in MongoDB: tickets, the outcome of every inbound message, customers.
+"""intake's state in MongoDB: tickets, the outcome of every inbound message, customer profiles.
 
-Collections: ``tickets`` (``_id`` = ticket id; ``conversation`` indexed), ``inbound_outcomes``
-(``_id`` = channel and provider message id: the dedup record), ``customers`` (one profile,
-found by e-mail, phone or channel id), ``counters`` (ticket numbers).
+Collections (the data model is described in the service README):
+
+* ``tickets``: ``_id`` = ticket id; ``number`` (unique); ``keys``, the thread keys later messages
+  find it by (multikey index); ``status``, ``solved_at``, and ``changed_by``/``previous_status``,
+  which let a redelivered message or action recognise the change it made itself;
+* ``inbound_outcomes``: ``_id`` = channel and provider message id, the dedup record: what the
+  message became and the events it caused, republished as they are on a repeat;
+* ``customers``: one profile per person; ``identifiers`` (kind, value, verified) with their keys
+  in ``identifier_keys`` (multikey index), ``merged_into``, ``suggestions``;
+* ``counters``: ticket numbers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from opora_shared.contracts import EVENTS_BY_TYPE
-from opora_shared.contracts.common import CustomerContact, CustomerRef, TicketStatus
-from opora_shared.mongo import Document, insert_once
-from pymongo import ASCENDING, ReturnDocument
+from opora_shared.contracts.common import Channel, TicketStatus
+from opora_shared.contracts.customers import IdentifierKind
+from opora_shared.mongo import Document, insert_once, upsert
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from opora_intake.domain.model import derived_id
-from opora_intake.domain.ports import Outcome, TicketRecord
+from opora_intake.domain.identity import Identifier, StoredIdentifier
+from opora_intake.domain.ports import CustomerProfile, Outcome, TicketRecord
 
-_OPEN = [s.value for s in TicketStatus if s is not TicketStatus.CLOSED]
+MAX_MERGE_HOPS = 8
+CAS_ATTEMPTS = 8
 
 
 class MongoRepository:
@@ -29,11 +40,14 @@ class MongoRepository:
         self.counters = db["counters"]
 
     async def create_indexes(self) -> None:
-        await self.tickets.create_index([("conversation", ASCENDING), ("status", ASCENDING)])
-        for identifier in ("email", "phone", "external_id"):
-            await self.customers.create_index(
-                [(identifier, ASCENDING)], name=f"customer_{identifier}"
-            )
+        await self.tickets.create_index([("keys", ASCENDING)], name="ticket_keys")
+        await self.tickets.create_index([("number", ASCENDING)], name="ticket_number", unique=True)
+        await self.customers.create_index(
+            [("identifier_keys", ASCENDING)], name="customer_identifiers"
+        )
+        await self.customers.create_index([("merged_into", ASCENDING)], name="customer_merged")
+
+    # --- outcomes ---------------------------------------------------------------------------
 
     async def find_outcome(self, message_key: str) -> Outcome | None:
         doc = await self.outcomes.find_one({"_id": message_key})
@@ -45,8 +59,9 @@ class MongoRepository:
             "ticket_id": outcome.ticket_id,
             "number": outcome.number,
             "opened": outcome.opened,
-            "event_type": outcome.event.ce_type,
-            "event": outcome.event.model_dump(mode="json"),
+            "events": [
+                {"type": e.ce_type, "event": e.model_dump(mode="json")} for e in outcome.events
+            ],
         }
         if await insert_once(self.outcomes, stored):
             return outcome
@@ -55,104 +70,195 @@ class MongoRepository:
             raise RuntimeError(f"outcome of {message_key} vanished")
         return existing
 
-    async def find_open_ticket(self, conversation_key: str) -> TicketRecord | None:
-        doc = await self.tickets.find_one(
-            {"conversation": conversation_key, "status": {"$in": _OPEN}},
-            sort=[("opened_seq", -1)],
-        )
+    # --- tickets ----------------------------------------------------------------------------
+
+    async def find_ticket_by_key(self, key: str) -> TicketRecord | None:
+        doc = await self.tickets.find_one({"keys": key}, sort=[("opened_seq", DESCENDING)])
         return _ticket(doc) if doc else None
 
-    async def create_ticket(self, record: TicketRecord, conversation_key: str) -> TicketRecord:
-        doc = await self.tickets.find_one_and_update(
+    async def find_ticket_by_number(self, number: str) -> TicketRecord | None:
+        doc = await self.tickets.find_one({"number": number})
+        return _ticket(doc) if doc else None
+
+    async def get_ticket(self, ticket_id: str) -> TicketRecord | None:
+        doc = await self.tickets.find_one({"_id": ticket_id})
+        return _ticket(doc) if doc else None
+
+    async def create_ticket(self, record: TicketRecord, keys: Sequence[str]) -> TicketRecord:
+        doc = await upsert(
+            self.tickets,
             {"_id": record.ticket_id},
             {
                 "$setOnInsert": {
                     "number": record.number,
                     "status": record.status.value,
                     "customer_id": record.customer_id,
-                    "conversation": conversation_key,
+                    "channel": record.channel.value if record.channel else None,
+                    "keys": list(keys),
                     "opened_seq": int(record.number.rsplit("-", 1)[-1]),
                 }
             },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
         )
-        return _ticket(_upserted(doc))
+        return _ticket(doc)
 
-    async def set_status(self, ticket_id: str, status: TicketStatus) -> TicketStatus | None:
-        doc = await self.tickets.find_one_and_update(
-            {"_id": ticket_id},
-            {"$set": {"status": status.value}},
-            return_document=ReturnDocument.BEFORE,
+    async def add_keys(self, ticket_id: str, keys: Sequence[str]) -> None:
+        await self.tickets.update_one(
+            {"_id": ticket_id}, {"$addToSet": {"keys": {"$each": list(keys)}}}
         )
-        return TicketStatus(doc["status"]) if doc else None
+
+    async def set_status(
+        self,
+        ticket_id: str,
+        status: TicketStatus,
+        at: datetime,
+        *,
+        expected: Sequence[TicketStatus] | None = None,
+        changed_by: str | None = None,
+    ) -> TicketRecord | None:
+        """Compare-and-set, so the previous status is recorded exactly and a repeat of the same
+        change (same ``changed_by``) leaves the ticket as it is."""
+        for _ in range(CAS_ATTEMPTS):
+            doc = await self.tickets.find_one({"_id": ticket_id})
+            if doc is None:
+                return None
+            if changed_by is not None and doc.get("changed_by") == changed_by:
+                return _ticket(doc)
+            if expected is not None and TicketStatus(doc["status"]) not in expected:
+                return None
+            change: dict[str, Any] = {
+                "status": status.value,
+                "previous_status": doc["status"],
+                "changed_by": changed_by,
+            }
+            if status is TicketStatus.SOLVED:
+                change["solved_at"] = at
+            result = await self.tickets.update_one(
+                {"_id": ticket_id, "status": doc["status"], "changed_by": doc.get("changed_by")},
+                {"$set": change},
+            )
+            if result.matched_count == 1:
+                return _ticket(doc)
+        raise RuntimeError(f"ticket {ticket_id} kept changing under a status update")
 
     async def next_number(self) -> int:
-        doc = await self.counters.find_one_and_update(
-            {"_id": "ticket_number"},
-            {"$inc": {"value": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return int(_upserted(doc)["value"])
+        doc = await upsert(self.counters, {"_id": "ticket_number"}, {"$inc": {"value": 1}})
+        return int(doc["value"])
 
-    async def resolve_customer(self, contact: CustomerContact, language: str) -> CustomerRef:
-        """Find the profile by channel id, then e-mail, then phone; create it when none matches."""
-        identifiers = {
-            key: value
-            for key, value in (
-                ("external_id", contact.external_id),
-                ("email", contact.email),
-                ("phone", contact.phone),
-            )
-            if value
-        }
-        doc: dict[str, Any] | None = None
-        for key, value in identifiers.items():
-            doc = await self.customers.find_one({key: value})
-            if doc:
+    # --- customers --------------------------------------------------------------------------
+
+    async def find_identifiers(self, identifiers: Sequence[Identifier]) -> list[StoredIdentifier]:
+        if not identifiers:
+            return []
+        wanted = {i.key for i in identifiers}
+        found: list[StoredIdentifier] = []
+        async for doc in self.customers.find({"identifier_keys": {"$in": sorted(wanted)}}):
+            owner = await self._resolved_id(doc)
+            found += [
+                StoredIdentifier(owner, identifier)
+                for identifier in _identifiers(doc)
+                if identifier.key in wanted
+            ]
+        return found
+
+    async def _resolved_id(self, doc: Document) -> str:
+        """Follow ``merged_into`` to the profile that absorbed this one."""
+        current = doc
+        for _ in range(MAX_MERGE_HOPS):
+            into = current.get("merged_into")
+            if not into:
                 break
-        if doc is None:
-            first = next(iter(identifiers.items()), ("anonymous", contact.name or "?"))
-            customer_id = derived_id("customer", *first)
-        else:
-            customer_id = doc["_id"]
-        updates: dict[str, Any] = {k: v for k, v in identifiers.items() if not (doc or {}).get(k)}
-        if contact.name and not (doc or {}).get("name"):
-            updates["name"] = contact.name
-        change: Document = {"$setOnInsert": {"language": language}}
-        if updates:
-            change["$set"] = updates
-        doc = _upserted(
-            await self.customers.find_one_and_update(
-                {"_id": customer_id}, change, upsert=True, return_document=ReturnDocument.AFTER
-            )
+            nxt = await self.customers.find_one({"_id": into})
+            if nxt is None:
+                break
+            current = nxt
+        return str(current["_id"])
+
+    async def save_customer(
+        self,
+        customer_id: str,
+        *,
+        name: str | None,
+        language: str,
+        identifiers: Sequence[Identifier],
+    ) -> CustomerProfile:
+        change: Document = {
+            "$setOnInsert": {"language": language, "tier": "standard", "suggestions": {}},
+        }
+        if identifiers:
+            change["$addToSet"] = {
+                "identifiers": {
+                    "$each": [
+                        {"kind": i.kind.value, "value": i.value, "verified": i.verified}
+                        for i in identifiers
+                    ]
+                },
+                "identifier_keys": {"$each": [i.key for i in identifiers]},
+            }
+        doc = await upsert(self.customers, {"_id": customer_id}, change)
+        if name and not doc.get("name"):
+            await self.customers.update_one({"_id": customer_id}, {"$set": {"name": name}})
+            doc["name"] = name
+        return await self._profile(doc)
+
+    async def add_suggestions(
+        self, customer_id: str, suggestions: dict[str, tuple[str, ...]]
+    ) -> None:
+        await self.customers.update_one(
+            {"_id": customer_id},
+            {"$set": {f"suggestions.{other}": list(ev) for other, ev in suggestions.items()}},
         )
-        return CustomerRef(
-            customer_id=customer_id,
+
+    async def get_customer(self, customer_id: str) -> CustomerProfile | None:
+        doc = await self.customers.find_one({"_id": customer_id})
+        return await self._profile(doc) if doc else None
+
+    async def set_merged_into(self, customer_id: str, into: str | None) -> CustomerProfile | None:
+        change: Document = {"$set": {"merged_into": into}, "$inc": {"merge_revision": 1}}
+        if into is not None:
+            change["$set"]["last_merged_into"] = into
+        doc = await self.customers.find_one_and_update(
+            {"_id": customer_id}, change, return_document=ReturnDocument.BEFORE
+        )
+        return await self._profile(doc) if doc else None
+
+    async def _profile(self, doc: Document) -> CustomerProfile:
+        merged = [d["_id"] async for d in self.customers.find({"merged_into": doc["_id"]})]
+        return CustomerProfile(
+            customer_id=str(doc["_id"]),
             name=doc.get("name"),
-            email=doc.get("email"),
-            phone=doc.get("phone"),
-            language=doc.get("language", language),
+            language=doc.get("language", "en"),
             tier=doc.get("tier", "standard"),
+            identifiers=tuple(_identifiers(doc)),
+            merged_into=doc.get("merged_into"),
+            last_merged_into=doc.get("last_merged_into"),
+            merge_revision=int(doc.get("merge_revision", 0)),
+            merged=tuple(str(m) for m in merged),
+            suggestions={k: tuple(v) for k, v in (doc.get("suggestions") or {}).items()},
         )
 
 
-def _upserted(doc: Document | None) -> Document:
-    if doc is None:  # an upsert returning the document after the update always finds one
-        raise RuntimeError("upsert returned no document")
-    return doc
+def _identifiers(doc: Document) -> list[Identifier]:
+    return [
+        Identifier(IdentifierKind(i["kind"]), i["value"], bool(i["verified"]))
+        for i in doc.get("identifiers", [])
+    ]
 
 
 def _ticket(doc: Document) -> TicketRecord:
+    previous = doc.get("previous_status")
     return TicketRecord(
         ticket_id=doc["_id"],
         number=doc["number"],
         status=TicketStatus(doc["status"]),
         customer_id=doc["customer_id"],
+        channel=Channel(doc["channel"]) if doc.get("channel") else None,
+        solved_at=doc.get("solved_at"),
+        changed_by=doc.get("changed_by"),
+        previous_status=TicketStatus(previous) if previous else None,
     )
 
 
 def _outcome(doc: Document) -> Outcome:
-    event = EVENTS_BY_TYPE[doc["event_type"]].model_validate(doc["event"])
-    return Outcome(doc["ticket_id"], doc["number"], opened=doc["opened"], event=event)
+    stored = doc.get("events") or [{"type": doc["event_type"], "event": doc["event"]}]  # ≤ 0.1
+    events = tuple(EVENTS_BY_TYPE[e["type"]].model_validate(e["event"]) for e in stored)
+    return Outcome(doc["ticket_id"], doc["number"], opened=doc["opened"], events=events)

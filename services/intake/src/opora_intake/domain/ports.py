@@ -1,12 +1,16 @@
-"""The interfaces intake's handlers need; adapters implement them, tests fake them."""
+"""The interfaces intake's use cases need; adapters implement them, tests fake them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from opora_shared.contracts.base import Event
-from opora_shared.contracts.common import CustomerContact, CustomerRef, TicketStatus
+from opora_shared.contracts.common import Channel, TicketStatus
+
+from opora_intake.domain.identity import Identifier, StoredIdentifier
 
 
 @dataclass(frozen=True)
@@ -15,35 +19,97 @@ class TicketRecord:
     number: str
     status: TicketStatus
     customer_id: str
+    channel: Channel | None = None
+    solved_at: datetime | None = None
+    changed_by: str | None = None  # the inbound message behind the last status change
+    previous_status: TicketStatus | None = None
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What an inbound message became, kept so a redelivery republishes the same event."""
+    """What an inbound message became, kept so a redelivery republishes the same events."""
 
     ticket_id: str
     number: str
     opened: bool
-    event: Event
+    events: tuple[Event, ...]
+    repeat: bool = False  # this message was accepted before (not stored: true on the repeat)
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    customer_id: str
+    name: str | None
+    language: str
+    tier: str
+    identifiers: tuple[Identifier, ...]
+    merged_into: str | None = None
+    last_merged_into: str | None = None  # kept after an unmerge, to recognise a retried one
+    merge_revision: int = 0  # counts merges and unmerges of this profile
+    merged: tuple[str, ...] = ()  # profiles merged into this one
+    suggestions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class Repository(Protocol):
+    # --- the dedup record of every inbound message ---
     async def find_outcome(self, message_key: str) -> Outcome | None: ...
 
     async def save_outcome(self, message_key: str, outcome: Outcome) -> Outcome:
         """Store ``outcome`` unless one exists already; return the stored one."""
         ...
 
-    async def find_open_ticket(self, conversation_key: str) -> TicketRecord | None: ...
+    # --- tickets ---
+    async def find_ticket_by_key(self, key: str) -> TicketRecord | None:
+        """The newest ticket holding thread ``key``."""
+        ...
 
-    async def create_ticket(self, record: TicketRecord, conversation_key: str) -> TicketRecord:
+    async def find_ticket_by_number(self, number: str) -> TicketRecord | None: ...
+
+    async def get_ticket(self, ticket_id: str) -> TicketRecord | None: ...
+
+    async def create_ticket(self, record: TicketRecord, keys: Sequence[str]) -> TicketRecord:
         """Create the ticket unless it exists; return what is stored."""
         ...
 
-    async def set_status(self, ticket_id: str, status: TicketStatus) -> TicketStatus | None:
-        """Set the status; return the previous one, or None for an unknown ticket."""
+    async def add_keys(self, ticket_id: str, keys: Sequence[str]) -> None: ...
+
+    async def set_status(
+        self,
+        ticket_id: str,
+        status: TicketStatus,
+        at: datetime,
+        *,
+        expected: Sequence[TicketStatus] | None = None,
+        changed_by: str | None = None,
+    ) -> TicketRecord | None:
+        """Set the status (only from one of ``expected`` when given); return the ticket as it
+        was before, or None when it is unknown or was not in an expected status."""
         ...
 
     async def next_number(self) -> int: ...
 
-    async def resolve_customer(self, contact: CustomerContact, language: str) -> CustomerRef: ...
+    # --- customers ---
+    async def find_identifiers(self, identifiers: Sequence[Identifier]) -> list[StoredIdentifier]:
+        """Profiles holding any of ``identifiers`` (by value), each resolved through merges."""
+        ...
+
+    async def save_customer(
+        self,
+        customer_id: str,
+        *,
+        name: str | None,
+        language: str,
+        identifiers: Sequence[Identifier],
+    ) -> CustomerProfile:
+        """Create the profile unless it exists, add ``identifiers`` to it; return it."""
+        ...
+
+    async def add_suggestions(
+        self, customer_id: str, suggestions: dict[str, tuple[str, ...]]
+    ) -> None: ...
+
+    async def get_customer(self, customer_id: str) -> CustomerProfile | None: ...
+
+    async def set_merged_into(self, customer_id: str, into: str | None) -> CustomerProfile | None:
+        """Point ``customer_id`` at ``into`` (None: its own profile again); return it as it was."""
+        ...

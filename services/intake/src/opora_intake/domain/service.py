@@ -1,13 +1,23 @@
-"""intake's use cases, plain functions over its ports: accept a message, apply an agent's action."""
+"""intake's use cases, plain functions over its ports: accept a message, apply an agent's action,
+merge and unmerge customer profiles."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 from opora_shared.contracts.base import Event
-from opora_shared.contracts.common import TicketStatus
-from opora_shared.contracts.inbound import InboundMessage
+from opora_shared.contracts.common import CustomerRef, TicketStatus
+from opora_shared.contracts.customers import (
+    CustomerIdentifierLinkedV1,
+    CustomerMatchSuggestedV1,
+    CustomerMergedV1,
+    CustomerUnmergedV1,
+    IdentifierKind,
+)
+from opora_shared.contracts.inbound import InboundMessage, InboundWalkInV1
 from opora_shared.contracts.tickets import (
     TicketMessageReceivedV1,
     TicketOpenedV1,
@@ -18,96 +28,323 @@ from opora_shared.contracts.workspace import ReplyPostedV1, StatusSetV1, Workspa
 from opora_shared.errors import PermanentError
 from opora_shared.ports import Publisher
 
-from opora_intake.domain.model import (
+from opora_intake.domain.classification import (
+    Classification,
+    ClassificationRules,
     classify,
-    conversation_key,
-    derived_id,
-    detect_language,
-    message_key,
-    ticket_id_for,
-    ticket_number,
+    input_from_message,
+    load_rules,
 )
-from opora_intake.domain.ports import Outcome, Repository, TicketRecord
+from opora_intake.domain.identity import Identifier, identifiers_of, resolve
+from opora_intake.domain.model import derived_id, message_key, ticket_id_for, ticket_number
+from opora_intake.domain.ports import CustomerProfile, Outcome, Repository, TicketRecord
+from opora_intake.domain.threading import Verdict, lookup_for, own_keys, verdict
 
 Handler = Callable[..., Awaitable[Any]]
 
+_WAITING_ON_CUSTOMER = (TicketStatus.PENDING, TicketStatus.ON_HOLD)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The knobs of intake's decisions, from settings."""
+
+    number_prefix: str = "OP"
+    reopen_window: timedelta = timedelta(days=7)
+    phone_region: str = "RU"
+    rules: ClassificationRules = field(default_factory=load_rules)
+
 
 async def accept_message(
-    message: InboundMessage, repo: Repository, publisher: Publisher, *, number_prefix: str
+    message: InboundMessage, repo: Repository, publisher: Publisher, policy: Policy
 ) -> Outcome:
-    """Turn an inbound message into a new ticket or a message on its open ticket, exactly once.
+    """Turn an inbound message into a new ticket or a message on an existing one, exactly once.
 
-    A message seen before (a provider retry, a Kafka redelivery) yields the stored outcome, and
-    its event is published again with the same id so that consumers drop the repeat.
+    A message seen before (a provider retry, a Kafka redelivery, another replica's work) yields
+    the stored outcome, whose events are published again with the same ids so consumers drop
+    the repeats.
     """
     key = message_key(message)
     outcome = await repo.find_outcome(key)
     if outcome is None:
-        outcome = await repo.save_outcome(key, await _decide(message, repo, number_prefix))
-    await publisher.publish(outcome.event)
+        decided = await _decide(message, repo, policy)
+        outcome = await repo.save_outcome(key, decided)
+        if outcome is not decided:  # another replica stored its outcome first
+            outcome = replace(outcome, repeat=True)
+    else:
+        outcome = replace(outcome, repeat=True)
+    for event in outcome.events:
+        await publisher.publish(event)
     return outcome
 
 
-async def _decide(message: InboundMessage, repo: Repository, number_prefix: str) -> Outcome:
-    language = detect_language(message.text, message.language or message.customer.language)
-    customer = await repo.resolve_customer(message.customer, language)
-    own_ticket_id = ticket_id_for(message)
-    ticket = await repo.find_open_ticket(conversation_key(message))
-    if ticket is not None and ticket.ticket_id != own_ticket_id:
-        appended = TicketMessageReceivedV1(
-            event_id=derived_id("message-received", message_key(message)),
+async def _decide(message: InboundMessage, repo: Repository, policy: Policy) -> Outcome:
+    classification = classify(input_from_message(message), policy.rules)
+    customer, customer_events = await _resolve_customer(message, repo, policy, classification)
+    if customer.tier != "standard":
+        classification = classify(
+            input_from_message(message, customer_tier=customer.tier), policy.rules
+        )
+
+    found, threaded_by = await _find_thread(message, repo, policy)
+    if found is not None and found.ticket_id != ticket_id_for(message):
+        what = verdict(found.status, found.solved_at, message.received_at, policy.reopen_window)
+        if what is not Verdict.OPEN_NEW:
+            events = await _append(message, found, customer, threaded_by, what, repo)
+            await repo.add_keys(found.ticket_id, own_keys(message))
+            return Outcome(found.ticket_id, found.number, False, (*customer_events, *events))
+
+    ticket = await repo.create_ticket(
+        TicketRecord(
+            ticket_id=ticket_id_for(message),
+            number=ticket_number(policy.number_prefix, await repo.next_number()),
+            status=TicketStatus.NEW,
+            customer_id=customer.customer_id,
+            channel=message.channel,
+        ),
+        own_keys(message),
+    )
+    if isinstance(message, InboundWalkInV1):  # the receipt the customer can quote later
+        receipt = Identifier(IdentifierKind.RECEIPT, ticket.number, verified=True)
+        await repo.save_customer(
+            customer.customer_id, name=None, language=customer.language, identifiers=[receipt]
+        )
+    opened = _opened_event(message, ticket, customer, classification)
+    return Outcome(ticket.ticket_id, ticket.number, True, (*customer_events, opened))
+
+
+async def _find_thread(
+    message: InboundMessage, repo: Repository, policy: Policy
+) -> tuple[TicketRecord | None, str | None]:
+    lookup = lookup_for(message, policy.number_prefix)
+    for thread_key in lookup.keys[:-1]:  # e-mail references first
+        if found := await repo.find_ticket_by_key(thread_key.key):
+            return found, thread_key.why
+    if lookup.number and (found := await repo.find_ticket_by_number(lookup.number)):
+        return found, "ticket number"
+    conversation = lookup.keys[-1]
+    return await repo.find_ticket_by_key(conversation.key), conversation.why
+
+
+async def _append(
+    message: InboundMessage,
+    ticket: TicketRecord,
+    customer: CustomerRef,
+    threaded_by: str | None,
+    what: Verdict,
+    repo: Repository,
+) -> tuple[Event, ...]:
+    key = message_key(message)
+    events: list[Event] = []
+    wakes = (TicketStatus.SOLVED,) if what is Verdict.REOPEN else _WAITING_ON_CUSTOMER
+    previous: TicketStatus | None = None
+    if ticket.changed_by == key:  # this message woke the ticket before a crash: say so again
+        previous = ticket.previous_status
+    elif ticket.status in wakes:
+        before = await repo.set_status(
+            ticket.ticket_id, TicketStatus.OPEN, message.received_at, expected=wakes, changed_by=key
+        )
+        previous = before.status if before else None
+    if previous is not None:
+        events.append(
+            TicketStatusChangedV1(
+                event_id=derived_id("ticket-status-changed", key),
+                occurred_at=message.received_at,
+                ticket_id=ticket.ticket_id,
+                status=TicketStatus.OPEN,
+                previous_status=previous,
+                reopened=previous is TicketStatus.SOLVED,
+                actor="customer",
+            )
+        )
+    events.append(
+        TicketMessageReceivedV1(
+            event_id=derived_id("message-received", key),
             occurred_at=message.received_at,
             ticket_id=ticket.ticket_id,
-            message_id=message_key(message),
+            message_id=key,
             channel=message.channel,
             customer_id=customer.customer_id,
             text=message.text,
             attachments=message.attachments,
+            threaded_by=threaded_by,
         )
-        return Outcome(ticket.ticket_id, ticket.number, opened=False, event=appended)
+    )
+    return tuple(events)
 
-    if ticket is None:  # else: this very message opened it before a crash; reuse its number
-        ticket = await repo.create_ticket(
-            TicketRecord(
-                ticket_id=own_ticket_id,
-                number=ticket_number(number_prefix, await repo.next_number()),
-                status=TicketStatus.NEW,
-                customer_id=customer.customer_id,
-            ),
-            conversation_key(message),
-        )
-    classification = classify(message)
-    opened = TicketOpenedV1(
+
+def _opened_event(
+    message: InboundMessage,
+    ticket: TicketRecord,
+    customer: CustomerRef,
+    classification: Classification,
+) -> TicketOpenedV1:
+    return TicketOpenedV1(
         event_id=derived_id("ticket-opened", ticket.ticket_id),
         occurred_at=message.received_at,
         ticket_id=ticket.ticket_id,
         number=ticket.number,
         channel=message.channel,
-        customer=customer,
-        subject=str(getattr(message, "subject", "")),
+        customer=customer.model_copy(update={"language": classification.language}),
+        subject=str(getattr(message, "subject", "") or ""),
         text=message.text,
         request_type=classification.request_type,
         priority=classification.priority,
-        language=language,
-        product=getattr(message, "product", None),
+        language=classification.language,
+        product=classification.product,
         source_message_id=message_key(message),
         attachments=message.attachments,
+        skills=classification.skills,
+        references=classification.references,
+        classification=tuple(r[:1000] for r in classification.reasons),
     )
-    return Outcome(ticket.ticket_id, ticket.number, opened=True, event=opened)
 
 
-async def record_reply(action: ReplyPostedV1, publisher: Publisher) -> None:
-    await publisher.publish(
-        TicketRepliedV1(
-            event_id=derived_id("ticket-replied", action.event_id),
-            occurred_at=action.occurred_at,
-            ticket_id=action.ticket_id,
-            reply_id=action.reply_id,
-            agent_id=action.agent_id,
-            public=action.public,
-            text=action.text,
+async def _resolve_customer(
+    message: InboundMessage,
+    repo: Repository,
+    policy: Policy,
+    classification: Classification,
+) -> tuple[CustomerRef, tuple[Event, ...]]:
+    """The one profile the message's sender has, and the profile events it caused."""
+    key = message_key(message)
+    identifiers = identifiers_of(message, default_region=policy.phone_region)
+    stored = await repo.find_identifiers(identifiers)
+    resolution = resolve(identifiers, stored, fallback=key)
+    profile = await repo.save_customer(
+        resolution.customer_id,
+        name=message.customer.name,
+        language=message.customer.language or classification.language,
+        identifiers=resolution.new_identifiers,
+    )
+    if resolution.suggestions:
+        await repo.add_suggestions(profile.customer_id, dict(resolution.suggestions))
+    events: list[Event] = [
+        CustomerIdentifierLinkedV1(
+            event_id=derived_id("identifier-linked", profile.customer_id, i.key),
+            occurred_at=message.received_at,
+            customer_id=profile.customer_id,
+            kind=i.kind,
+            value=i.value,
+            verified=i.verified,
+            source=key,
         )
+        for i in resolution.new_identifiers
+    ]
+    events += [
+        CustomerMatchSuggestedV1(
+            event_id=derived_id("match-suggested", *sorted((profile.customer_id, other))),
+            occurred_at=message.received_at,
+            customer_id=profile.customer_id,
+            other_customer_id=other,
+            evidence=evidence,
+        )
+        for other, evidence in resolution.suggestions.items()
+    ]
+    return customer_ref(profile), tuple(events)
+
+
+def customer_ref(profile: CustomerProfile) -> CustomerRef:
+    """What follow-ups need of a profile: its best contact details (verified first)."""
+    by_kind: dict[str, str] = {}
+    for identifier in sorted(profile.identifiers, key=lambda i: not i.verified):
+        by_kind.setdefault(identifier.kind, identifier.value)
+    return CustomerRef(
+        customer_id=profile.customer_id,
+        name=profile.name,
+        email=by_kind.get("email"),
+        phone=by_kind.get("phone"),
+        language=profile.language,
+        tier=profile.tier,
     )
+
+
+# --- customer profiles: explicit merges, reversible ----------------------------------------
+
+
+async def merge_customers(
+    survivor_id: str,
+    merged_id: str,
+    repo: Repository,
+    publisher: Publisher,
+    *,
+    actor: str,
+    reason: str | None = None,
+) -> CustomerMergedV1:
+    """``merged_id`` resolves to ``survivor_id`` from now on; undone by ``unmerge_customers``."""
+    if survivor_id == merged_id:
+        raise PermanentError("a profile cannot be merged into itself")
+    survivor = await repo.get_customer(survivor_id)
+    if survivor is None:
+        raise LookupError(survivor_id)
+    if survivor.merged_into is not None:
+        raise PermanentError(f"{survivor_id} is itself merged into {survivor.merged_into}")
+    current = await repo.get_customer(merged_id)
+    if current is None:
+        raise LookupError(merged_id)
+    if current.merged_into == survivor_id:  # a retried request: announce the same merge again
+        revision = current.merge_revision - 1
+    elif current.merged_into is not None:
+        raise PermanentError(f"{merged_id} is already merged into {current.merged_into}")
+    else:
+        before = await repo.set_merged_into(merged_id, survivor_id)
+        revision = before.merge_revision if before else current.merge_revision
+    event = CustomerMergedV1(
+        event_id=derived_id("customer-merged", survivor_id, merged_id, str(revision)),
+        customer_id=survivor_id,
+        merged_customer_id=merged_id,
+        actor=actor,
+        reason=reason,
+    )
+    await publisher.publish(event)
+    return event
+
+
+async def unmerge_customers(
+    survivor_id: str,
+    merged_id: str,
+    repo: Repository,
+    publisher: Publisher,
+    *,
+    actor: str,
+    reason: str | None = None,
+) -> CustomerUnmergedV1:
+    merged = await repo.get_customer(merged_id)
+    if merged is None:
+        raise LookupError(merged_id)
+    if merged.merged_into == survivor_id:
+        before = await repo.set_merged_into(merged_id, None)
+        revision = before.merge_revision if before else merged.merge_revision
+    elif merged.merged_into is None and merged.last_merged_into == survivor_id:
+        revision = merged.merge_revision - 1  # a retried request: the same unmerge again
+    else:
+        raise PermanentError(f"{merged_id} is not merged into {survivor_id}")
+    event = CustomerUnmergedV1(
+        event_id=derived_id("customer-unmerged", survivor_id, merged_id, str(revision)),
+        customer_id=survivor_id,
+        merged_customer_id=merged_id,
+        actor=actor,
+        reason=reason,
+    )
+    await publisher.publish(event)
+    return event
+
+
+# --- the agent workspace ----------------------------------------------------------------------
+
+
+async def record_reply(action: ReplyPostedV1, publisher: Publisher) -> TicketRepliedV1:
+    event = TicketRepliedV1(
+        event_id=derived_id("ticket-replied", action.event_id),
+        occurred_at=action.occurred_at,
+        ticket_id=action.ticket_id,
+        reply_id=action.reply_id,
+        agent_id=action.agent_id,
+        public=action.public,
+        text=action.text,
+    )
+    await publisher.publish(event)
+    return event
 
 
 _STATUS_OF = {
@@ -120,11 +357,17 @@ _STATUS_OF = {
 }
 
 
-async def change_status(action: StatusSetV1, repo: Repository, publisher: Publisher) -> Event:
+async def change_status(
+    action: StatusSetV1, repo: Repository, publisher: Publisher
+) -> TicketStatusChangedV1:
     status = _STATUS_OF[action.status]
-    previous = await repo.set_status(action.ticket_id, status)
-    if previous is None:
+    before = await repo.set_status(
+        action.ticket_id, status, action.occurred_at, changed_by=action.event_id
+    )
+    if before is None:
         raise PermanentError(f"unknown ticket {action.ticket_id}")
+    # A redelivered action finds its own change already made: report what it changed from.
+    previous = before.previous_status if before.changed_by == action.event_id else before.status
     event = TicketStatusChangedV1(
         event_id=derived_id("ticket-status-changed", action.event_id),
         occurred_at=action.occurred_at,
@@ -136,3 +379,15 @@ async def change_status(action: StatusSetV1, repo: Repository, publisher: Publis
     )
     await publisher.publish(event)
     return event
+
+
+__all__ = [
+    "Handler",
+    "Policy",
+    "accept_message",
+    "change_status",
+    "customer_ref",
+    "merge_customers",
+    "record_reply",
+    "unmerge_customers",
+]
