@@ -7,7 +7,8 @@
 * ``examples/<ce_type>.json``: the example as it travels on Kafka: headers, key and value;
 * ``topics.json``: the topic catalogue, with the event types each topic carries;
 * ``asyncapi/<service>.yaml``: the AsyncAPI 3.0.0 document of each service whose
-  ``opora_<service>.main.create_app()`` exists.
+  ``opora_<service>.main.create_app()`` exists;
+* ``openapi/<service>.json``: the OpenAPI document of the same service's HTTP API.
 
 ``opora-contracts check [--out DIR]`` exports into a temporary directory and compares it byte for
 byte with DIR; it lists what differs and exits with 1 when the committed files have drifted.
@@ -48,6 +49,7 @@ MANAGED_PATTERNS: tuple[str, ...] = (
     "schemas/*.json",
     "examples/*.json",
     "asyncapi/*.yaml",
+    "openapi/*.json",
     "topics.json",
 )
 REGENERATE_HINT = "Run `make contracts` (that is, `uv run opora-contracts export`) and commit."
@@ -189,8 +191,9 @@ def _module_exists(module_name: str) -> bool:
         return False
 
 
-def service_asyncapi(service: str) -> str | None:
-    """The AsyncAPI document of ``service`` as YAML, or None while its app does not exist yet.
+def service_app(service: str) -> Any | None:
+    """The FastAPI app of ``service`` in its default configuration, or None while its module
+    does not exist yet.
 
     The service module ``opora_<service>.main`` exposes ``create_app()``, returning a FastAPI
     app whose ``app.state.asyncapi`` is a ``faststream.specification.AsyncAPI`` factory. Errors
@@ -204,9 +207,18 @@ def service_asyncapi(service: str) -> str | None:
     if create_app is None:
         return None
     with _default_settings_environment():
-        app = create_app()
+        return create_app()
+
+
+def service_asyncapi(app: Any) -> str:
+    """The service's AsyncAPI 3 document as YAML."""
     document = app.state.asyncapi.to_specification().to_jsonable()
     return YAML_HEADER + dump_yaml(document)
+
+
+def service_openapi(app: Any) -> str:
+    """The service's OpenAPI document (its HTTP API) as JSON."""
+    return dump_json(app.openapi())
 
 
 def dump_yaml(value: Any) -> str:
@@ -234,13 +246,14 @@ def render() -> Rendering:
         )
     rendering.files["topics.json"] = dump_json(topic_catalogue())
     for service in SERVICES:
-        document = service_asyncapi(service)
-        if document is None:
+        app = service_app(service)
+        if app is None:
             rendering.notes.append(
-                f"asyncapi/{service}.yaml skipped: opora_{service}.main.create_app() not found"
+                f"{service} documents skipped: opora_{service}.main.create_app() not found"
             )
         else:
-            rendering.files[f"asyncapi/{service}.yaml"] = document
+            rendering.files[f"asyncapi/{service}.yaml"] = service_asyncapi(app)
+            rendering.files[f"openapi/{service}.json"] = service_openapi(app)
     return rendering
 
 
