@@ -44,6 +44,22 @@ def queued_event_id(ticket_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class CapacityPolicy:
+    """How an agent's per-channel capacities combine (cross-channel concurrency).
+
+    Each channel has its own capacity (the profile's); on top of that ``max_total`` caps the
+    items across all channels, and a channel in ``exclusive`` (typically the phone) is taken
+    only by an agent with nothing else open, and blocks every other channel while it is held.
+    """
+
+    max_total: int | None = None
+    exclusive: frozenset[Channel] = frozenset()
+
+
+NO_CROSS_CHANNEL_LIMIT = CapacityPolicy()
+
+
+@dataclass(frozen=True)
 class Agent:
     agent_id: str
     presence: Presence = Presence.OFFLINE
@@ -75,14 +91,36 @@ class Agent:
             return DEFAULT_CAPACITY
         return self.capacity.get(channel, 0)
 
-    def spare(self, channel: Channel) -> int:
-        return self.capacity_for(channel) - self.load.get(channel, 0)
+    def spare(self, channel: Channel, policy: CapacityPolicy = NO_CROSS_CHANNEL_LIMIT) -> int:
+        """Free slots on ``channel`` under ``policy``; 0 or less means none."""
+        spare = self.capacity_for(channel) - self.load.get(channel, 0)
+        total = sum(self.load.values())
+        if policy.max_total is not None:
+            spare = min(spare, policy.max_total - total)
+        if policy.exclusive and total:
+            busy_exclusive = any(self.load.get(c, 0) for c in policy.exclusive)
+            if busy_exclusive or channel in policy.exclusive:
+                return 0
+        return spare
 
     def with_ticket(self, ticket_id: str, channel: Channel, at: datetime) -> Agent:
         """This agent after taking the ticket: what a successful reservation stores."""
         load = dict(self.load)
         load[channel] = load.get(channel, 0) + 1
         return replace(self, load=load, active=self.active | {ticket_id}, last_assigned_at=at)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What an agent must have to be offered a ticket at its current routing step."""
+
+    queue: str
+    skills: Mapping[str, int] = field(default_factory=dict)
+    """Skill → minimum proficiency (1-5); all of them are required."""
+    team: str | None = None
+    """Only members of this team qualify (None: anyone)."""
+    language: str | None = None
+    """The agent must speak it (None: any language will do)."""
 
 
 @dataclass(frozen=True)
@@ -95,13 +133,31 @@ class Ticket:
     priority: Priority
     language: str
     opened_at: datetime
+    tier: str = "standard"
+    product: str | None = None
+    skills: Mapping[str, int] = field(default_factory=dict)
+    """The skills intake's classification asked for."""
+    deadline: datetime | None = None
+    """The nearest SLA due time (from sla's events); earlier is served first."""
+    requirement: Requirement | None = None
+    """Set by the routing rules; None until a rule matched (the skeleton's defaults apply)."""
+    preferred_agent: str | None = None
+    """A reopened ticket's previous agent, offered it first when eligible."""
+    declined_by: frozenset[str] = frozenset()
+    """Agents who declined or let an offer of it lapse; not offered it again."""
+    rule_id: str | None = None
+    rule_version: str | None = None
+    step: int = 0
+    step_since: datetime | None = None
 
     @property
     def queue(self) -> str:
-        return self.request_type.value
+        return self.requirement.queue if self.requirement else self.request_type.value
 
     @property
     def required_skills(self) -> dict[str, int]:
+        if self.requirement is not None:
+            return dict(self.requirement.skills)
         return {self.request_type.value: MIN_PROFICIENCY}
 
 
