@@ -10,7 +10,7 @@ import pytest
 from opora_shared.contracts.common import Channel, Priority
 from opora_shared.contracts.tickets import TicketOpenedV1, TicketRepliedV1
 from opora_shared.testing import RecordingPublisher
-from opora_sla.adapters.scheduler import TimerScheduler
+from opora_shared.timers import TimerScheduler
 from opora_sla.domain.model import Timer, TimerState
 from opora_sla.domain.ports import Announcement
 

@@ -10,10 +10,10 @@ from opora_shared.messaging import connect
 from opora_shared.mongo import MongoConnection
 from opora_shared.service import ServiceParts, build_app, run_service
 from opora_shared.settings import ServiceSettings
+from opora_shared.timers import TimerScheduler
 
 from opora_sla import handlers
 from opora_sla.adapters.repository import MongoRepository
-from opora_sla.adapters.scheduler import TimerScheduler
 from opora_sla.config import Settings
 from opora_sla.domain import service
 from opora_sla.entrypoints.http import build_router

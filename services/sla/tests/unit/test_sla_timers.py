@@ -12,7 +12,7 @@ from opora_shared.contracts.sla import (
     SlaFulfilledV1,
     SlaWarningV1,
 )
-from opora_sla.adapters.scheduler import TimerScheduler
+from opora_shared.timers import TimerScheduler
 from opora_sla.domain.model import TimerState
 from opora_sla.domain.service import apply_sla, record_reply, recover
 
