@@ -49,9 +49,12 @@ from opora_shared.contracts.inbound import (
 )
 from opora_shared.contracts.notifications import NotificationFailedV1, NotificationSentV1
 from opora_shared.contracts.routing import (
+    CandidateScore,
+    RoutingReason,
     TicketAssignedV1,
     TicketEscalatedV1,
     TicketOfferedV1,
+    TicketOfferRevokedV1,
     TicketQueuedV1,
 )
 from opora_shared.contracts.sla import (
@@ -421,6 +424,28 @@ _ROUTING: tuple[Event, ...] = (
         offer_id=OFFER_ID,
         agent_id=AGENT_ID,
         expires_at=_at(14, 6, 14, 6),
+        reason=RoutingReason(
+            step=0,
+            candidates=3,
+            scores=(
+                CandidateScore(
+                    agent_id=AGENT_ID, spare=7, idle_since=_at(14, 5, 40, 0), rank="(-7, 05:40)"
+                ),
+                CandidateScore(agent_id="agt_oleg_kim", spare=4, rank="(-4, never)"),
+            ),
+            why="rule-warranty-ru step 0: warranty ≥ 4, lang:ru; most spare capacity",
+        ),
+    ),
+    TicketOfferRevokedV1(
+        event_id=_event_id(44),
+        occurred_at=_at(14, 6, 14, 6),
+        ticket_id=TICKET_ID,
+        queue="tier1-appliances",
+        rule_id="rule-warranty-ru",
+        rule_version="2025-03-01",
+        offer_id="off_4f2a90",
+        agent_id="agt_oleg_kim",
+        cause="timed_out",
     ),
     TicketAssignedV1(
         event_id=_event_id(22),

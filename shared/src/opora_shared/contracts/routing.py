@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
-from opora_shared.contracts.base import Event, Id, ShortText
+from opora_shared.contracts.base import Event, Id, Model, ShortText
 from opora_shared.contracts.topics import ROUTING
 
 
@@ -19,11 +19,35 @@ class RoutingEvent(Event):
     rule_version: ShortText | None = None
 
 
+class CandidateScore(Model):
+    """One agent routing weighed, and the key it was ranked by (lower ranks first)."""
+
+    agent_id: Id
+    spare: int = Field(description="Free slots on the ticket's channel")
+    idle_since: AwareDatetime | None = Field(
+        default=None, description="When the agent was last offered a ticket (None: never)"
+    )
+    rank: ShortText = Field(description="The ranking key, as text")
+
+
+class RoutingReason(Model):
+    """Why this agent: the rule and step that applied, who else could have had it."""
+
+    step: int = Field(default=0, ge=0, description="The rule's step (0 = the strictest)")
+    candidates: int = Field(default=0, ge=0, description="Eligible agents considered")
+    scores: tuple[CandidateScore, ...] = Field(default=(), description="The best few, in order")
+    why: ShortText = ""
+
+
 class TicketQueuedV1(RoutingEvent):
     ce_type: ClassVar[str] = "opora.routing.queued.v1"
 
     required_skills: dict[str, Annotated[int, Field(ge=1, le=5)]] = Field(default_factory=dict)
     position: int | None = Field(default=None, ge=0)
+    step: int = Field(default=0, ge=0, description="The rule's step the ticket waits in")
+    reason: ShortText | None = Field(
+        default=None, description="Why it waits: no eligible agent, declined, timed out, …"
+    )
 
 
 class TicketOfferedV1(RoutingEvent):
@@ -32,6 +56,7 @@ class TicketOfferedV1(RoutingEvent):
     offer_id: Id
     agent_id: Id
     expires_at: AwareDatetime
+    reason: RoutingReason | None = None
 
 
 class TicketAssignedV1(RoutingEvent):
@@ -40,6 +65,17 @@ class TicketAssignedV1(RoutingEvent):
     agent_id: Id
     offer_id: Id | None = None
     team: Id | None = None
+    reason: RoutingReason | None = None
+
+
+class TicketOfferRevokedV1(RoutingEvent):
+    """An offer ended without an acceptance: the workspace withdraws it from the agent."""
+
+    ce_type: ClassVar[str] = "opora.routing.offer-revoked.v1"
+
+    offer_id: Id
+    agent_id: Id
+    cause: Literal["declined", "timed_out", "agent_unavailable", "ticket_closed", "transferred"]
 
 
 class TicketEscalatedV1(RoutingEvent):
@@ -55,6 +91,7 @@ class TicketEscalatedV1(RoutingEvent):
 ROUTING_EVENTS: tuple[type[RoutingEvent], ...] = (
     TicketQueuedV1,
     TicketOfferedV1,
+    TicketOfferRevokedV1,
     TicketAssignedV1,
     TicketEscalatedV1,
 )
