@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from opora_routing.domain.model import Agent, Routing, RoutingState, Ticket
+from opora_routing.domain.model import (
+    NO_CROSS_CHANNEL_LIMIT,
+    Agent,
+    CapacityPolicy,
+    Requirement,
+    Routing,
+    RoutingState,
+    Ticket,
+)
+from opora_routing.domain.service import Desk, Escalation, Placement
 from opora_shared.contracts.common import Channel, Priority, RequestType
 from opora_shared.contracts.tickets import TicketOpenedV1
 from opora_shared.contracts.workspace import AgentProfileChangedV1, Presence
-from opora_shared.testing import RecordingPublisher
+from opora_shared.testing import FixedClock, RecordingPublisher
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -20,7 +30,8 @@ class FakeRepository:
     def __init__(self) -> None:
         self.agent_state: dict[str, Agent] = {}
         self.routings: dict[str, Routing] = {}
-        self.fail_claims = False
+        self.histories: dict[str, list[dict[str, Any]]] = {}
+        self.fail_changes = False
 
     async def save_profile(self, profile: AgentProfileChangedV1) -> None:
         current = self.agent_state.get(profile.agent_id, Agent(profile.agent_id))
@@ -46,8 +57,8 @@ class FakeRepository:
         if (
             stored.presence is not Presence.ONLINE
             or stored.revision != agent.revision
+            or stored.load_version != agent.load_version
             or ticket.ticket_id in stored.active
-            or stored.load.get(ticket.channel, 0) >= agent.capacity_for(ticket.channel)
         ):
             return False
         self.agent_state[agent.agent_id] = stored.with_ticket(ticket.ticket_id, ticket.channel, at)
@@ -60,12 +71,18 @@ class FakeRepository:
         load = dict(stored.load)
         load[ticket.channel] -= 1
         self.agent_state[agent_id] = replace(
-            stored, load=load, active=stored.active - {ticket.ticket_id}
+            stored,
+            load=load,
+            active=stored.active - {ticket.ticket_id},
+            load_version=stored.load_version + 1,
         )
         return True
 
-    async def track(self, ticket: Ticket) -> Routing:
-        return self.routings.setdefault(ticket.ticket_id, Routing(ticket))
+    async def track(self, ticket: Ticket, next_step_at: datetime | None) -> Routing:
+        if ticket.ticket_id not in self.routings:
+            self.routings[ticket.ticket_id] = Routing(ticket, next_step_at=next_step_at)
+            self.histories[ticket.ticket_id] = [{"at": ticket.opened_at, "what": "queued"}]
+        return self.routings[ticket.ticket_id]
 
     async def get(self, ticket_id: str) -> Routing | None:
         return self.routings.get(ticket_id)
@@ -76,39 +93,109 @@ class FakeRepository:
     async def waiting(self) -> list[Routing]:
         return [r for r in self.routings.values() if r.state is RoutingState.WAITING]
 
+    async def in_state(self, state: RoutingState, agent_id: str | None = None) -> list[Routing]:
+        return [
+            r
+            for r in self.routings.values()
+            if r.state is state and (agent_id is None or r.agent_id == agent_id)
+        ]
+
+    async def with_timers(self) -> list[Routing]:
+        return [
+            r
+            for r in self.routings.values()
+            if r.state is RoutingState.OFFERED
+            or (r.state is RoutingState.WAITING and r.next_step_at is not None)
+        ]
+
     async def unannounced(self) -> list[Routing]:
         return [
             r
             for r in self.routings.values()
-            if r.state is RoutingState.ASSIGNED and not r.announced
+            if r.state in (RoutingState.OFFERED, RoutingState.ASSIGNED) and not r.announced
         ]
 
-    async def claim(
-        self, ticket_id: str, agent_id: str, team: str | None, at: datetime
+    async def change(
+        self,
+        routing: Routing,
+        *,
+        history: dict[str, Any] | None = None,
+        ticket: Ticket | None = None,
+        **fields: Any,
     ) -> Routing | None:
-        routing = self.routings[ticket_id]
-        if self.fail_claims:
+        if self.fail_changes:
             raise ConnectionError("simulated crash after the reservation")
-        if routing.state is not RoutingState.WAITING:
+        current = self.routings[routing.ticket.ticket_id]
+        if current.version != routing.version:
             return None
-        self.routings[ticket_id] = replace(
-            routing,
-            state=RoutingState.ASSIGNED,
-            agent_id=agent_id,
-            team=team,
-            assigned_at=at,
-            announced=False,
+        updated = replace(current, **fields, version=current.version + 1)
+        if ticket is not None:
+            updated = replace(updated, ticket=ticket)
+        self.routings[routing.ticket.ticket_id] = updated
+        if history is not None:
+            self.histories[routing.ticket.ticket_id].append(history)
+        return updated
+
+    async def history(self, ticket_id: str) -> list[dict[str, Any]]:
+        return list(self.histories.get(ticket_id, []))
+
+    async def mark_announced(self, routing: Routing) -> None:
+        current = self.routings[routing.ticket.ticket_id]
+        if current.version == routing.version:
+            self.routings[routing.ticket.ticket_id] = replace(current, announced=True)
+
+
+class FakeTimers:
+    """Records what is scheduled; tests fire timers by hand."""
+
+    def __init__(self) -> None:
+        self.planned: dict[str, tuple[datetime, Any]] = {}
+
+    def schedule(self, key: str, when: datetime, action: Any) -> None:
+        self.planned[key] = (when, action)
+
+    def cancel(self, key: str) -> None:
+        self.planned.pop(key, None)
+
+    async def fire(self, key: str) -> None:
+        _, action = self.planned.pop(key)
+        await action()
+
+
+@dataclass(frozen=True)
+class StaticRules:
+    """Rules for unit tests: one queue per request type, the ticket's skill at ≥ 1, then any
+    agent after ``relax_after``; offers lapse after ``timeout``."""
+
+    capacity: CapacityPolicy = NO_CROSS_CHANNEL_LIMIT
+    strategy: str = "most_spare"
+    return_open_tickets_on_offline: bool = False
+    timeout: timedelta = timedelta(seconds=60)
+    relax_after: timedelta | None = None
+
+    def place(self, ticket: Ticket, waited: timedelta) -> Placement:
+        relaxed = self.relax_after is not None and waited >= self.relax_after
+        skills = {} if relaxed else {ticket.request_type.value: 1}
+        return Placement(
+            rule_id="test-rule",
+            rule_version="test-1",
+            step=1 if relaxed else 0,
+            requirement=Requirement(
+                queue=ticket.request_type.value, skills=skills, language=ticket.language
+            ),
+            next_step_in=None if relaxed else self.relax_after,
+            why="any agent" if relaxed else f"{ticket.request_type.value} ≥ 1",
         )
-        return self.routings[ticket_id]
 
-    async def mark_announced(self, ticket_id: str) -> None:
-        self.routings[ticket_id] = replace(self.routings[ticket_id], announced=True)
+    def offer_timeout(self, channel: Channel) -> timedelta:
+        return self.timeout
 
-    async def close(self, ticket_id: str) -> Routing | None:
-        before = self.routings.get(ticket_id)
-        if before is not None:
-            self.routings[ticket_id] = replace(before, state=RoutingState.CLOSED)
-        return before
+    def escalate(self, ticket: Ticket, kind: str) -> Escalation:
+        if kind == "breach":
+            return Escalation(Priority.URGENT, "escalations", None, "SLA breached")
+        ranks = list(Priority)
+        raised = ranks[min(ranks.index(ticket.priority) + 1, len(ranks) - 1)]
+        return Escalation(raised, None, None, "SLA warning")
 
 
 def profile(
@@ -160,3 +247,18 @@ def repo() -> FakeRepository:
 @pytest.fixture
 def publisher() -> RecordingPublisher:
     return RecordingPublisher()
+
+
+@pytest.fixture
+def timers() -> FakeTimers:
+    return FakeTimers()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def desk(repo, publisher, timers, clock) -> Desk:
+    return Desk(repo=repo, publisher=publisher, rules=StaticRules(), timers=timers, now=clock)

@@ -143,7 +143,7 @@ class DemoAgent:
             name=self.name,
             skills=self.skills,
             languages=self.languages,
-            teams=("demo",),
+            teams=("demo", "tier2", "vip-desk"),
             capacity={
                 Channel.EMAIL: 10,
                 Channel.WEB_FORM: 10,
@@ -156,7 +156,23 @@ class DemoAgent:
         )
 
 
-_ALL_SKILLS = {t.value: 3 for t in RequestType} | {"general": 3}
+# The skill names intake's classification asks for (services/intake/…/classification.yaml),
+# at levels that pass the strictest step of routing's default rules.
+_ALL_SKILLS = {
+    "technical": 4,
+    "warranty": 4,
+    "repair": 4,
+    "sales": 4,
+    "complaints": 4,
+    "orders": 4,
+    "loyalty": 4,
+    "feedback": 4,
+    "general": 4,
+    "product:phones": 4,
+    "product:computers": 4,
+    "product:appliances": 4,
+    "product:network": 4,
+}
 AGENTS = (
     DemoAgent("demo-agent-anna", "Анна Волкова", ("ru",), _ALL_SKILLS),
     DemoAgent("demo-agent-pavel", "Павел Орлов", ("ru", "en"), _ALL_SKILLS),

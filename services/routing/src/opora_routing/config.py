@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from opora_shared.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -11,3 +14,7 @@ class Settings(ServiceSettings):
 
     service_name: str = "routing"
     http_port: int = 8002
+    rules_file: Path | None = Field(
+        default=None,
+        description="The routing rules (YAML), reloaded on change; the packaged ones if unset",
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
 from opentelemetry.trace import TracerProvider
@@ -10,10 +12,16 @@ from opora_shared.messaging import connect
 from opora_shared.mongo import MongoConnection
 from opora_shared.service import ServiceParts, build_app, run_service
 from opora_shared.settings import ServiceSettings
+from opora_shared.timers import TimerScheduler
 
 from opora_routing import handlers
+from opora_routing.adapters.policy import FileRules
 from opora_routing.adapters.repository import MongoRepository
+from opora_routing.adapters.rules_file import RulesSource
 from opora_routing.config import Settings
+from opora_routing.domain import service
+from opora_routing.domain.rules import RoutingRules
+from opora_routing.domain.service import Desk
 from opora_routing.entrypoints.http import build_router
 
 NAME = "routing"
@@ -28,18 +36,39 @@ def create_app(
     )
     db = MongoConnection(settings)
     repo = MongoRepository(db.db)
+    source = RulesSource(settings.rules_file)
+    rules = FileRules(source)
+    timers = TimerScheduler()
+    desk = Desk(repo=repo, publisher=publisher, rules=rules, timers=timers)
 
     router = KafkaRouter()
-    handlers.register(router, repo, publisher)
+    handlers.register(router, desk)
     broker.include_router(router)
+    watching: list[asyncio.Task[None]] = []
+
+    async def on_rules_change(new: RoutingRules) -> None:
+        rules.refresh(new)
+        await service.dispatch(desk)  # a relaxed rule may let waiting tickets through now
+
+    async def start_watching() -> None:
+        watching.append(asyncio.create_task(source.watch(on_rules_change)))
+
+    async def stop_watching() -> None:
+        for task in watching:
+            task.cancel()
+        await asyncio.gather(*watching, return_exceptions=True)
+
+    async def rearm_timers() -> None:
+        await service.recover(desk)
 
     return build_app(
         ServiceParts(
             name=NAME,
-            description="Assigns tickets to agents by skill, language and capacity.",
+            description="Offers tickets to agents by rules, skills, capacity, priority, deadline.",
             broker=broker,
             routers=[build_router(repo)],
-            on_startup=[repo.create_indexes],
+            on_startup=[repo.create_indexes, rearm_timers, start_watching],
+            on_shutdown=[stop_watching, timers.shutdown],
             mongo=db,
             tracer_provider=tracer_provider,
         )

@@ -5,20 +5,23 @@ from __future__ import annotations
 from faststream import Context
 from faststream.kafka import KafkaRouter, TestKafkaBroker
 from opora_routing import handlers
-from opora_shared.contracts.routing import ROUTING_EVENTS, TicketAssignedV1
+from opora_routing.domain.service import Desk
+from opora_shared.contracts.routing import ROUTING_EVENTS, TicketOfferedV1
 from opora_shared.contracts.topics import ROUTING
 from opora_shared.contracts.workspace import AgentPresenceChangedV1, Presence
 from opora_shared.messaging import connect
 from opora_shared.settings import ServiceSettings
 from opora_shared.testing import deliver
 
-from ..conftest import opened, profile
+from ..conftest import StaticRules, opened, profile
 
 
-def wired(repo):
+def wired(repo, timers):
     broker, publisher = connect("routing", ServiceSettings(), publishes=ROUTING_EVENTS)
     router = KafkaRouter()
-    handlers.register(router, repo, publisher)
+    handlers.register(
+        router, Desk(repo=repo, publisher=publisher, rules=StaticRules(), timers=timers)
+    )
     broker.include_router(router)
     routed = broker.subscriber(ROUTING.name, group_id="test")
 
@@ -34,8 +37,8 @@ def wired(repo):
     return broker, on_routed, keys
 
 
-async def test_an_opened_ticket_record_produces_an_assignment_keyed_by_ticket(repo) -> None:
-    broker, routed, keys = wired(repo)
+async def test_an_opened_ticket_record_produces_an_offer_keyed_by_ticket(repo, timers) -> None:
+    broker, routed, keys = wired(repo, timers)
     async with TestKafkaBroker(broker) as test_broker:
         await deliver(test_broker, profile("anna"))
         await deliver(
@@ -44,7 +47,7 @@ async def test_an_opened_ticket_record_produces_an_assignment_keyed_by_ticket(re
         await deliver(test_broker, opened("t-1"))
 
         routed.mock.assert_called_once()
-        assigned = TicketAssignedV1.model_validate(routed.mock.call_args.args[0])
-        assert (assigned.ticket_id, assigned.agent_id) == ("t-1", "anna")
-        assert keys == [(b"t-1", TicketAssignedV1.ce_type)]
+        offered = TicketOfferedV1.model_validate(routed.mock.call_args.args[0])
+        assert (offered.ticket_id, offered.agent_id) == ("t-1", "anna")
+        assert keys == [(b"t-1", TicketOfferedV1.ce_type)]
         assert repo.agent_state["anna"].active == frozenset({"t-1"})

@@ -6,11 +6,15 @@ Collections:
   ``languages``, ``teams``, ``capacity`` per channel), ``presence``, ``revision`` (bumped per
   profile change), ``load`` per channel, ``active`` (one entry per held ticket, keyed by the
   escaped ticket id) and ``last_assigned_at``;
-- ``assignments`` (``_id`` = ticket id): the ticket's routing facts, ``state``
-  (waiting/assigned/closed), ``agent_id``, ``team``, ``assigned_at`` and ``announced``.
+- ``assignments`` (``_id`` = ticket id): the ticket's routing facts (with the rule, step and
+  requirement it waits under, its deadline, preferred agent and decliners), ``state``
+  (waiting/offered/assigned/closed), ``agent_id``, ``team``, ``offer_id``,
+  ``offer_expires_at``, ``next_step_at``, ``assigned_at``, ``announced``, ``reason``,
+  ``history`` (every queue, offer and transfer, in order) and ``version``.
 
-Every write is one conditional single-document update (no transactions: FerretDB has none). A
-missing ``load.<channel>`` counts as zero, which ``$lt`` alone would not match.
+Every write is one conditional single-document update (no transactions: FerretDB has none):
+an agent's slot is taken only against the load and profile it was chosen on (``load_version``,
+``revision``), and a ticket changes state only from the version it was read at.
 """
 
 from __future__ import annotations
@@ -21,14 +25,18 @@ from typing import Any
 
 from opora_shared.contracts.common import Channel, Priority, RequestType
 from opora_shared.contracts.workspace import AgentProfileChangedV1, Presence
-from opora_shared.mongo import Document
+from opora_shared.mongo import Document, upsert
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
-from opora_routing.domain.model import Agent, Routing, RoutingState, Ticket
+from opora_routing.domain.model import Agent, Requirement, Routing, RoutingState, Ticket
 
-_AGENT_DEFAULTS: Document = {"load": {}, "active": {}, "last_assigned_at": None}
+_AGENT_DEFAULTS: Document = {
+    "load": {},
+    "active": {},
+    "last_assigned_at": None,
+    "load_version": 0,
+}
 
 
 class MongoRepository:
@@ -43,6 +51,9 @@ class MongoRepository:
         )
         await self._assignments.create_index(
             [("state", ASCENDING), ("announced", ASCENDING)], name="unannounced"
+        )
+        await self._assignments.create_index(
+            [("agent_id", ASCENDING), ("state", ASCENDING)], name="by_agent"
         )
 
     # --- agents ---------------------------------------------------------------------------
@@ -94,14 +105,11 @@ class MongoRepository:
                 "_id": agent.agent_id,
                 "presence": Presence.ONLINE.value,
                 "revision": agent.revision,
+                "load_version": agent.load_version,
                 slot: {"$exists": False},
-                "$or": [
-                    {f"load.{channel}": {"$exists": False}},
-                    {f"load.{channel}": {"$lt": agent.capacity_for(ticket.channel)}},
-                ],
             },
             {
-                "$inc": {f"load.{channel}": 1},
+                "$inc": {f"load.{channel}": 1, "load_version": 1},
                 "$set": {
                     slot: {"ticket_id": ticket.ticket_id, "channel": channel},
                     "last_assigned_at": at,
@@ -114,13 +122,16 @@ class MongoRepository:
         slot = f"active.{field_key(ticket.ticket_id)}"
         result = await self._agents.update_one(
             {"_id": agent_id, slot: {"$exists": True}},
-            {"$inc": {f"load.{ticket.channel.value}": -1}, "$unset": {slot: ""}},
+            {
+                "$inc": {f"load.{ticket.channel.value}": -1, "load_version": 1},
+                "$unset": {slot: ""},
+            },
         )
         return result.modified_count == 1
 
     # --- assignments ----------------------------------------------------------------------
 
-    async def track(self, ticket: Ticket) -> Routing:
+    async def track(self, ticket: Ticket, next_step_at: datetime | None) -> Routing:
         doc = {
             "ticket": _ticket_doc(ticket),
             "rank": ticket.priority.rank,
@@ -129,18 +140,13 @@ class MongoRepository:
             "team": None,
             "assigned_at": None,
             "announced": False,
+            "next_step_at": next_step_at,
+            "version": 0,
+            "history": [_entry(ticket.opened_at, "queued", queue=ticket.queue)],
         }
-        try:
-            stored = await self._assignments.find_one_and_update(
-                {"_id": ticket.ticket_id},
-                {"$setOnInsert": doc},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:  # two upserts raced; the other one inserted it
-            stored = await self._assignments.find_one({"_id": ticket.ticket_id})
-        assert stored is not None
-        return _routing(stored)
+        return _routing(
+            await upsert(self._assignments, {"_id": ticket.ticket_id}, {"$setOnInsert": doc})
+        )
 
     async def get(self, ticket_id: str) -> Routing | None:
         doc = await self._assignments.find_one({"_id": ticket_id})
@@ -158,38 +164,75 @@ class MongoRepository:
         )
         return [_routing(doc) async for doc in cursor]
 
-    async def unannounced(self) -> list[Routing]:
-        cursor = self._assignments.find({"state": RoutingState.ASSIGNED.value, "announced": False})
+    async def in_state(self, state: RoutingState, agent_id: str | None = None) -> list[Routing]:
+        query: Document = {"state": state.value}
+        if agent_id is not None:
+            query["agent_id"] = agent_id
+        return [_routing(doc) async for doc in self._assignments.find(query)]
+
+    async def with_timers(self) -> list[Routing]:
+        """Tickets with a pending offer expiry or rule step: what a restart re-arms."""
+        cursor = self._assignments.find(
+            {
+                "$or": [
+                    {"state": RoutingState.OFFERED.value},
+                    {"state": RoutingState.WAITING.value, "next_step_at": {"$ne": None}},
+                ]
+            }
+        )
         return [_routing(doc) async for doc in cursor]
 
-    async def claim(
-        self, ticket_id: str, agent_id: str, team: str | None, at: datetime
-    ) -> Routing | None:
-        doc = await self._assignments.find_one_and_update(
-            {"_id": ticket_id, "state": RoutingState.WAITING.value},
+    async def unannounced(self) -> list[Routing]:
+        cursor = self._assignments.find(
             {
-                "$set": {
-                    "state": RoutingState.ASSIGNED.value,
-                    "agent_id": agent_id,
-                    "team": team,
-                    "assigned_at": at,
-                    "announced": False,
-                }
-            },
+                "state": {"$in": [RoutingState.OFFERED.value, RoutingState.ASSIGNED.value]},
+                "announced": False,
+            }
+        )
+        return [_routing(doc) async for doc in cursor]
+
+    async def change(
+        self,
+        routing: Routing,
+        *,
+        history: Document | None = None,
+        ticket: Ticket | None = None,
+        **fields: Any,
+    ) -> Routing | None:
+        """Apply ``fields`` (and a new ``ticket``) if the record is still at ``routing``'s
+        version; the new record, or None when someone changed it first."""
+        changes: Document = {
+            k: (v.value if isinstance(v, RoutingState) else v) for k, v in fields.items()
+        }
+        if ticket is not None:
+            changes["ticket"] = _ticket_doc(ticket)
+            changes["rank"] = ticket.priority.rank
+        update: Document = {"$set": changes, "$inc": {"version": 1}}
+        if history is not None:
+            update["$push"] = {"history": history}
+        doc = await self._assignments.find_one_and_update(
+            {"_id": routing.ticket.ticket_id, "version": routing.version},
+            update,
             return_document=ReturnDocument.AFTER,
         )
         return _routing(doc) if doc else None
 
-    async def mark_announced(self, ticket_id: str) -> None:
-        await self._assignments.update_one({"_id": ticket_id}, {"$set": {"announced": True}})
+    async def history(self, ticket_id: str) -> list[Document]:
+        doc = await self._assignments.find_one({"_id": ticket_id}, {"history": 1})
+        return list((doc or {}).get("history") or [])
 
-    async def close(self, ticket_id: str) -> Routing | None:
-        doc = await self._assignments.find_one_and_update(
-            {"_id": ticket_id},
-            {"$set": {"state": RoutingState.CLOSED.value}},
-            return_document=ReturnDocument.BEFORE,
+    async def mark_announced(self, routing: Routing) -> None:
+        await self._assignments.update_one(
+            {"_id": routing.ticket.ticket_id, "version": routing.version},
+            {"$set": {"announced": True}},
         )
-        return _routing(doc) if doc else None
+
+
+def _entry(at: datetime, what: str, **details: Any) -> Document:
+    return {"at": at, "what": what, **{k: v for k, v in details.items() if v is not None}}
+
+
+history_entry = _entry
 
 
 def field_key(value: str) -> str:
@@ -198,12 +241,31 @@ def field_key(value: str) -> str:
 
 
 def _ticket_doc(ticket: Ticket) -> Document:
+    requirement = ticket.requirement
     return {
         "channel": ticket.channel.value,
         "request_type": ticket.request_type.value,
         "priority": ticket.priority.value,
         "language": ticket.language,
         "opened_at": ticket.opened_at,
+        "tier": ticket.tier,
+        "product": ticket.product,
+        "skills": dict(ticket.skills),
+        "deadline": ticket.deadline,
+        "preferred_agent": ticket.preferred_agent,
+        "declined_by": sorted(ticket.declined_by),
+        "rule_id": ticket.rule_id,
+        "rule_version": ticket.rule_version,
+        "step": ticket.step,
+        "step_since": ticket.step_since,
+        "requirement": None
+        if requirement is None
+        else {
+            "queue": requirement.queue,
+            "skills": [{"name": k, "level": v} for k, v in sorted(requirement.skills.items())],
+            "team": requirement.team,
+            "language": requirement.language,
+        },
     }
 
 
@@ -223,6 +285,7 @@ def _agent(doc: Document) -> Agent:
         active=frozenset(entry["ticket_id"] for entry in active.values()),
         last_assigned_at=doc.get("last_assigned_at"),
         revision=int(doc.get("revision", 0)),
+        load_version=int(doc.get("load_version", 0)),
     )
 
 
@@ -231,6 +294,7 @@ _CHANNELS = frozenset(c.value for c in Channel)
 
 def _routing(doc: Document) -> Routing:
     facts = doc["ticket"]
+    req = facts.get("requirement")
     return Routing(
         ticket=Ticket(
             ticket_id=doc["_id"],
@@ -239,10 +303,33 @@ def _routing(doc: Document) -> Routing:
             priority=Priority(facts["priority"]),
             language=facts["language"],
             opened_at=facts["opened_at"],
+            tier=facts.get("tier", "standard"),
+            product=facts.get("product"),
+            skills=dict(facts.get("skills") or {}),
+            deadline=facts.get("deadline"),
+            preferred_agent=facts.get("preferred_agent"),
+            declined_by=frozenset(facts.get("declined_by") or ()),
+            rule_id=facts.get("rule_id"),
+            rule_version=facts.get("rule_version"),
+            step=int(facts.get("step", 0)),
+            step_since=facts.get("step_since"),
+            requirement=None
+            if req is None
+            else Requirement(
+                queue=req["queue"],
+                skills={s["name"]: int(s["level"]) for s in req.get("skills") or []},
+                team=req.get("team"),
+                language=req.get("language"),
+            ),
         ),
         state=RoutingState(doc["state"]),
         agent_id=doc.get("agent_id"),
         team=doc.get("team"),
         assigned_at=doc.get("assigned_at"),
         announced=bool(doc.get("announced", False)),
+        offer_id=doc.get("offer_id"),
+        offer_expires_at=doc.get("offer_expires_at"),
+        next_step_at=doc.get("next_step_at"),
+        reason=doc.get("reason"),
+        version=int(doc.get("version", 0)),
     )

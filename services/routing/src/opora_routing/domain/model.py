@@ -39,8 +39,14 @@ def assigned_event_id(ticket_id: str, agent_id: str) -> str:
     return derived_id(ticket_id, "assigned", agent_id)
 
 
-def queued_event_id(ticket_id: str) -> str:
-    return derived_id(ticket_id, "queued")
+def offer_id_for(ticket_id: str, agent_id: str, version: int) -> str:
+    """The offer's id: the same decision (ticket, agent, record version) gives the same id."""
+    return derived_id(ticket_id, "offer", agent_id, str(version))
+
+
+def queued_event_id(ticket_id: str, version: int = 0) -> str:
+    """One id per time the ticket (at that record version) was put in a queue."""
+    return derived_id(ticket_id, "queued", str(version))
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,9 @@ class Agent:
     last_assigned_at: datetime | None = None
     revision: int = 0
     """Bumped by every profile change; a reservation holds only against the profile it saw."""
+    load_version: int = 0
+    """Bumped by every reservation and release; a reservation holds only against the load it
+    saw, so the cross-channel policy is checked on exactly what is stored."""
 
     @property
     def team(self) -> str | None:
@@ -107,7 +116,13 @@ class Agent:
         """This agent after taking the ticket: what a successful reservation stores."""
         load = dict(self.load)
         load[channel] = load.get(channel, 0) + 1
-        return replace(self, load=load, active=self.active | {ticket_id}, last_assigned_at=at)
+        return replace(
+            self,
+            load=load,
+            active=self.active | {ticket_id},
+            last_assigned_at=at,
+            load_version=self.load_version + 1,
+        )
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,10 @@ class Ticket:
         return self.requirement.queue if self.requirement else self.request_type.value
 
     @property
+    def requirement_team(self) -> str | None:
+        return self.requirement.team if self.requirement else None
+
+    @property
     def required_skills(self) -> dict[str, int]:
         if self.requirement is not None:
             return dict(self.requirement.skills)
@@ -163,6 +182,8 @@ class Ticket:
 
 class RoutingState(StrEnum):
     WAITING = "waiting"
+    OFFERED = "offered"
+    """Offered to one agent, whose slot is held until they accept, decline or it lapses."""
     ASSIGNED = "assigned"
     CLOSED = "closed"
     """Solved or closed: never assigned again, its agent's capacity is free."""
@@ -178,7 +199,15 @@ class Routing:
     team: str | None = None
     assigned_at: datetime | None = None
     announced: bool = False
-    """Whether TicketAssignedV1 was published (acknowledged by Kafka) for this assignment."""
+    """Whether the event of the current state (offered, assigned) was published."""
+    offer_id: str | None = None
+    offer_expires_at: datetime | None = None
+    next_step_at: datetime | None = None
+    """When the ticket's rule relaxes to its next step while it waits (None: last step)."""
+    reason: Mapping[str, object] | None = None
+    """Why the current offer went to its agent (the RoutingReason of the events)."""
+    version: int = 0
+    """Bumped by every change of the record; each change is conditional on the one it saw."""
 
 
 @dataclass(frozen=True)

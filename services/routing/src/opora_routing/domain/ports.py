@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from opora_shared.contracts.workspace import AgentProfileChangedV1, Presence
 
-from opora_routing.domain.model import Agent, Routing, Ticket
+from opora_routing.domain.model import Agent, Routing, RoutingState, Ticket
 
 
 class Repository(Protocol):
@@ -23,8 +23,9 @@ class Repository(Protocol):
     async def reserve(self, agent: Agent, ticket: Ticket, at: datetime) -> bool:
         """Take one slot of ``agent`` for ``ticket`` in one conditional update.
 
-        Holds only while the agent is online, its profile is the one ``agent`` was read with,
-        it has no slot for this ticket yet and its load on the channel is under capacity.
+        Holds only while the agent is online and its profile and load are the ones ``agent``
+        was read with (so the capacity the caller checked still holds), and it has no slot for
+        this ticket yet.
         """
         ...
 
@@ -32,7 +33,7 @@ class Repository(Protocol):
         """Free the agent's slot for ``ticket``; False when it held none."""
         ...
 
-    async def track(self, ticket: Ticket) -> Routing:
+    async def track(self, ticket: Ticket, next_step_at: datetime | None) -> Routing:
         """Record a new ticket as waiting unless routing knows it; return what is stored."""
         ...
 
@@ -42,16 +43,26 @@ class Repository(Protocol):
 
     async def waiting(self) -> list[Routing]: ...
 
+    async def in_state(self, state: RoutingState, agent_id: str | None = None) -> list[Routing]: ...
+
+    async def with_timers(self) -> list[Routing]:
+        """Offered tickets, and waiting ones with a rule step due: what a restart re-arms."""
+        ...
+
     async def unannounced(self) -> list[Routing]: ...
 
-    async def claim(
-        self, ticket_id: str, agent_id: str, team: str | None, at: datetime
+    async def change(
+        self,
+        routing: Routing,
+        *,
+        history: dict[str, Any] | None = None,
+        ticket: Ticket | None = None,
+        **fields: Any,
     ) -> Routing | None:
-        """Waiting → assigned to ``agent_id``; None when the ticket was not waiting."""
+        """Apply ``fields`` (and ``ticket``) only if the record is still at ``routing.version``;
+        return the new record, or None when it changed meanwhile."""
         ...
 
-    async def mark_announced(self, ticket_id: str) -> None: ...
+    async def history(self, ticket_id: str) -> list[dict[str, Any]]: ...
 
-    async def close(self, ticket_id: str) -> Routing | None:
-        """Mark the ticket closed; return the record as it was before, None when unknown."""
-        ...
+    async def mark_announced(self, routing: Routing) -> None: ...
