@@ -5,7 +5,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST := $(UV) run --frozen pytest
 
-.PHONY: help uv sync setup run stop demo test test-unit test-integration test-e2e lint format contracts check-contracts clean
+.PHONY: help uv sync setup run stop demo test test-unit test-integration test-e2e bench lint format contracts check-contracts clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ test-integration: setup ## tests against a real Kafka and a MongoDB-wire server
 
 test-e2e: setup ## the five services as processes against real Kafka and FerretDB
 	@$(PYTEST) -m e2e
+
+bench: setup ## benchmarks: intake's normaliser and HTTP ingest; results in .local/bench/
+	@$(UV) run --frozen python -m tests.bench $(BENCH_ARGS)
 
 lint: sync ## ruff and mypy
 	@$(UV) run --frozen ruff check .

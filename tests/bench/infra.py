@@ -1,0 +1,129 @@
+"""Real infrastructure for the benchmarks that need it: Kafka, a MongoDB-wire server, services.
+
+Kafka and MongoDB come from ``KAFKA_BOOTSTRAP_SERVERS`` and ``MONGODB_URI`` when both are set
+(as for the tests), else from the local stack's processes (``opora_localstack.LocalInfra``) with
+their data in this run's scratch directory. Services run as separate processes from their
+console scripts, exactly as ``make run`` starts them, and are stopped on the way out whatever
+happens (the caller holds them in a ``with`` block).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from opora_localstack import procs
+from opora_localstack.services import Service, default_command
+
+
+@dataclass(frozen=True)
+class Infra:
+    bootstrap_servers: str
+    mongodb_uri: str
+    source: str
+    pids: dict[str, int] = field(default_factory=dict)  # ours only, for CPU accounting
+    started_in_s: float = 0.0
+
+
+@contextmanager
+def kafka_and_mongodb(work_dir: Path) -> Iterator[Infra]:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    mongodb_uri = os.environ.get("MONGODB_URI")
+    if bootstrap and mongodb_uri:
+        from opora_localstack.topics import create_topics
+
+        asyncio.run(create_topics(bootstrap))  # creates only the missing ones
+        yield Infra(bootstrap, mongodb_uri, "environment (KAFKA_BOOTSTRAP_SERVERS, MONGODB_URI)")
+        return
+    from opora_localstack.stack import LocalInfra
+
+    started = time.monotonic()
+    with LocalInfra(work_dir / "stack") as local:
+        pids = {
+            name: process.pid
+            for name, process in (
+                ("kafka", local.kafka.process),
+                ("ferretdb", local.ferretdb.process),
+            )
+            if process is not None
+        }
+        yield Infra(
+            local.bootstrap_servers,
+            local.mongodb_uri,
+            "local stack processes (Kafka, FerretDB)",
+            pids,
+            time.monotonic() - started,
+        )
+
+
+class ServiceProcess:
+    """One Opora service as a child process in its own session; ``with`` stops it."""
+
+    def __init__(
+        self,
+        name: str,
+        port: int,
+        env: Mapping[str, str],
+        log_file: Path,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.service = Service(name, port, host, log_file)
+        self.env = dict(env)
+
+    @property
+    def url(self) -> str:
+        return self.service.url
+
+    @property
+    def pid(self) -> int:
+        if self.service.process is None:
+            raise RuntimeError(f"{self.service.name} is not running")
+        return self.service.process.pid
+
+    def start(self, ready_timeout_s: float = 90.0) -> Self:
+        self.service.process = procs.spawn(
+            default_command(self.service.name),
+            log_file=self.service.log_file,
+            env=os.environ | self.env,
+        )
+        deadline = time.monotonic() + ready_timeout_s
+        while not self.service.ready():
+            if self.service.process.poll() is not None:
+                raise procs.ProcessFailedError(
+                    f"{self.service.name} exited with code {self.service.process.returncode}:\n"
+                    + procs.tail(self.service.log_file)
+                )
+            if time.monotonic() > deadline:
+                raise procs.ProcessFailedError(
+                    f"{self.service.name} not ready after {ready_timeout_s:.0f} s:\n"
+                    + procs.tail(self.service.log_file)
+                )
+            time.sleep(0.2)
+        return self
+
+    def stop(self) -> None:
+        if self.service.process is not None:
+            procs.stop(self.service.process, timeout=20)
+            self.service.process = None
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
