@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -59,3 +60,14 @@ async def test_the_same_phone_resolves_to_one_customer_profile(repo) -> None:
     await accept_message(sms("sms-2"), repo, publisher, policy=Policy())
 
     assert await repo.customers.count_documents({}) == 1
+
+
+async def test_concurrent_new_tickets_all_get_distinct_numbers(repo) -> None:
+    publisher = Collect()
+    messages = [sms(f"sms-{n}", phone=f"+7916000{n:04d}") for n in range(20)]
+
+    outcomes = await asyncio.gather(
+        *(accept_message(m, repo, publisher, policy=Policy()) for m in messages)
+    )
+
+    assert len({o.number for o in outcomes}) == 20

@@ -24,9 +24,10 @@ from opora_shared.contracts.customers import IdentifierKind
 from opora_shared.mongo import Document, insert_once, upsert
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from opora_intake.domain.identity import Identifier, StoredIdentifier
-from opora_intake.domain.ports import CustomerProfile, Outcome, TicketRecord
+from opora_intake.domain.ports import CustomerProfile, NumberTakenError, Outcome, TicketRecord
 
 MAX_MERGE_HOPS = 8
 CAS_ATTEMPTS = 8
@@ -85,6 +86,16 @@ class MongoRepository:
         return _ticket(doc) if doc else None
 
     async def create_ticket(self, record: TicketRecord, keys: Sequence[str]) -> TicketRecord:
+        try:
+            return await self._create_ticket(record, keys)
+        except DuplicateKeyError:
+            existing = await self.get_ticket(record.ticket_id)
+            if existing is not None:
+                return existing
+            # FerretDB's $inc is not atomic under concurrency: two tickets drew one number.
+            raise NumberTakenError(record.number) from None
+
+    async def _create_ticket(self, record: TicketRecord, keys: Sequence[str]) -> TicketRecord:
         doc = await upsert(
             self.tickets,
             {"_id": record.ticket_id},

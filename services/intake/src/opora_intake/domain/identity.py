@@ -18,7 +18,10 @@ from opora_shared.contracts.common import Channel
 from opora_shared.contracts.customers import IdentifierKind
 from opora_shared.contracts.inbound import InboundMessage, InboundMessengerMessageV1
 
-from opora_intake.domain.model import derived_id
+from opora_intake.domain.model import derived_id, fit_id
+
+SHORT_TEXT_LIMIT = 1_000
+"""The contracts' ``ShortText`` length, which identifier values must fit."""
 
 _VERIFIED_BY_CHANNEL: Mapping[Channel, IdentifierKind] = {
     Channel.EMAIL: IdentifierKind.EMAIL,
@@ -67,7 +70,7 @@ def identifiers_of(message: InboundMessage, *, default_region: str = "RU") -> li
             if isinstance(message, InboundMessengerMessageV1)
             else message.channel.value
         )
-        account = f"{network}:{contact.external_id.strip()}"
+        account = fit_id(network, contact.external_id.strip(), limit=SHORT_TEXT_LIMIT)
         found.append(Identifier(IdentifierKind.ACCOUNT, account, native is IdentifierKind.ACCOUNT))
     return sorted(found, key=lambda i: not i.verified)
 

@@ -6,6 +6,7 @@ maps to the same ticket and the same event ids, and consumers can drop the repea
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from opora_shared.contracts.inbound import InboundMessage
@@ -17,9 +18,21 @@ def derived_id(*parts: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
 
 
+ID_LIMIT = 128
+"""The contracts' ``Id`` length; a key that would be longer is shortened to a digest."""
+
+
+def fit_id(prefix: str, value: str, limit: int = ID_LIMIT) -> str:
+    """``prefix:value``, or ``prefix:sha256-…`` of the value when that would exceed ``limit``."""
+    key = f"{prefix}:{value}"
+    if len(key) <= limit:
+        return key
+    return f"{prefix}:sha256-{hashlib.sha256(value.encode()).hexdigest()}"[:limit]
+
+
 def message_key(message: InboundMessage) -> str:
     """The dedup key of an inbound message: the provider's id within its channel."""
-    return f"{message.channel}:{message.source_message_id}"
+    return fit_id(message.channel.value, message.source_message_id)
 
 
 def ticket_id_for(message: InboundMessage) -> str:

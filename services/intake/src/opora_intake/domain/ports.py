@@ -25,6 +25,10 @@ class TicketRecord:
     previous_status: TicketStatus | None = None
 
 
+class NumberTakenError(Exception):
+    """Another ticket holds this number already: draw the next one and try again."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What an inbound message became, kept so a redelivery republishes the same events."""
@@ -68,7 +72,8 @@ class Repository(Protocol):
     async def get_ticket(self, ticket_id: str) -> TicketRecord | None: ...
 
     async def create_ticket(self, record: TicketRecord, keys: Sequence[str]) -> TicketRecord:
-        """Create the ticket unless it exists; return what is stored."""
+        """Create the ticket unless it exists; return what is stored. Raises ``NumberTakenError``
+        when another ticket holds ``record.number``."""
         ...
 
     async def add_keys(self, ticket_id: str, keys: Sequence[str]) -> None: ...

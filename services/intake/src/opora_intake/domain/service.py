@@ -37,7 +37,13 @@ from opora_intake.domain.classification import (
 )
 from opora_intake.domain.identity import Identifier, identifiers_of, resolve
 from opora_intake.domain.model import derived_id, message_key, ticket_id_for, ticket_number
-from opora_intake.domain.ports import CustomerProfile, Outcome, Repository, TicketRecord
+from opora_intake.domain.ports import (
+    CustomerProfile,
+    NumberTakenError,
+    Outcome,
+    Repository,
+    TicketRecord,
+)
 from opora_intake.domain.threading import Verdict, lookup_for, own_keys, verdict
 
 Handler = Callable[..., Awaitable[Any]]
@@ -94,16 +100,7 @@ async def _decide(message: InboundMessage, repo: Repository, policy: Policy) -> 
             await repo.add_keys(found.ticket_id, own_keys(message))
             return Outcome(found.ticket_id, found.number, False, (*customer_events, *events))
 
-    ticket = await repo.create_ticket(
-        TicketRecord(
-            ticket_id=ticket_id_for(message),
-            number=ticket_number(policy.number_prefix, await repo.next_number()),
-            status=TicketStatus.NEW,
-            customer_id=customer.customer_id,
-            channel=message.channel,
-        ),
-        own_keys(message),
-    )
+    ticket = await _create_ticket(message, customer, repo, policy)
     if isinstance(message, InboundWalkInV1):  # the receipt the customer can quote later
         receipt = Identifier(IdentifierKind.RECEIPT, ticket.number, verified=True)
         await repo.save_customer(
@@ -111,6 +108,28 @@ async def _decide(message: InboundMessage, repo: Repository, policy: Policy) -> 
         )
     opened = _opened_event(message, ticket, customer, classification)
     return Outcome(ticket.ticket_id, ticket.number, True, (*customer_events, opened))
+
+
+NUMBER_ATTEMPTS = 20
+
+
+async def _create_ticket(
+    message: InboundMessage, customer: CustomerRef, repo: Repository, policy: Policy
+) -> TicketRecord:
+    """A new ticket with the next free number (a number drawn twice is drawn again)."""
+    for _ in range(NUMBER_ATTEMPTS):
+        record = TicketRecord(
+            ticket_id=ticket_id_for(message),
+            number=ticket_number(policy.number_prefix, await repo.next_number()),
+            status=TicketStatus.NEW,
+            customer_id=customer.customer_id,
+            channel=message.channel,
+        )
+        try:
+            return await repo.create_ticket(record, own_keys(message))
+        except NumberTakenError:
+            continue
+    raise RuntimeError(f"no free ticket number after {NUMBER_ATTEMPTS} attempts")
 
 
 async def _find_thread(

@@ -335,12 +335,16 @@ def _references(message: _Message, rules: ClassificationRules) -> dict[str, tupl
             if end <= outer_end:
                 continue
             outer_end = end
-            value = message.text[start:end].strip()
+            value = message.text[start:end].strip()[:_VALUE_LIMIT]
             if value and value not in values:
                 values.append(value)
         if values:
             found[kind] = tuple(values[: settings.max_per_kind])
     return found
+
+
+_VALUE_LIMIT = 200
+"""Longest reference or product kept: an unbounded pattern cannot outgrow the contract."""
 
 
 def _product(
@@ -349,7 +353,7 @@ def _product(
     rules: ClassificationRules,
     reasons: list[str],
 ) -> str | None:
-    given = (message.inputs.product or "").strip()
+    given = (message.inputs.product or "").strip()[:_VALUE_LIMIT]
     if given:
         reasons.append(f"product='{_quote(given)}': adapter hint")
         return given
