@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
+from opora_shared.contracts.feedback import DetractorFoundV1
 from opora_shared.contracts.inbound import INBOUND_EVENTS, InboundMessage
-from opora_shared.contracts.topics import INBOUND_MESSAGES, WORKSPACE_TICKET_ACTIONS
+from opora_shared.contracts.topics import FEEDBACK, INBOUND_MESSAGES, WORKSPACE_TICKET_ACTIONS
 from opora_shared.contracts.workspace import ReplyPostedV1, StatusSetV1
 from opora_shared.messaging import Subscription
 from opora_shared.ports import Publisher
@@ -31,6 +32,12 @@ def register(
     @actions.on(StatusSetV1)
     async def on_status_set(action: StatusSetV1) -> None:
         await service.change_status(action, repo, publisher)
+
+    feedback = Subscription(router, FEEDBACK, group=GROUP)
+
+    @feedback.on(DetractorFoundV1)
+    async def on_detractor(detractor: DetractorFoundV1) -> None:
+        await service.open_recovery(detractor, repo, publisher, policy)
 
 
 def _acceptor(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from opora_intake.domain.service import accept_message, change_status
-from opora_shared.contracts.common import RequestType, TicketStatus
+from opora_intake.domain.service import accept_message, change_status, open_recovery
+from opora_shared.contracts.common import Channel, RequestType, TicketStatus
+from opora_shared.contracts.feedback import DetractorFoundV1, SurveyType
 from opora_shared.contracts.tickets import TicketOpenedV1
 from opora_shared.contracts.workspace import StatusSetV1, WorkspaceStatus
 from opora_shared.errors import PermanentError
@@ -89,3 +90,39 @@ async def test_a_redelivered_status_action_reports_the_same_change(repo, publish
     again = await change_status(solved, repo, publisher)
 
     assert again == first
+
+
+def detractor(ticket_id: str, score: int = 2) -> DetractorFoundV1:
+    return DetractorFoundV1(
+        ticket_id=ticket_id,
+        survey_id=f"survey-{ticket_id}",
+        survey_type=SurveyType.CSAT,
+        channel=Channel.WEB_FORM,
+        request_type=RequestType.TECHNICAL_SUPPORT,
+        agent_id="anna",
+        score=score,
+    )
+
+
+async def test_a_detractor_opens_a_recovery_ticket_for_team_leads(repo, publisher, policy) -> None:
+    original = await accept_message(web_form(), repo, publisher, policy)
+
+    outcome = await open_recovery(detractor(original.ticket_id), repo, publisher, policy)
+
+    recovery = publisher.published[-1]
+    assert isinstance(recovery, TicketOpenedV1)
+    assert recovery.ticket_id == outcome.ticket_id != original.ticket_id
+    assert (recovery.channel, recovery.skills) == (Channel.WORKSPACE, {"team_lead": 1})
+    assert original.number in recovery.text
+
+
+async def test_a_redelivered_detractor_opens_no_second_recovery_ticket(
+    repo, publisher, policy
+) -> None:
+    original = await accept_message(web_form(), repo, publisher, policy)
+    first = await open_recovery(detractor(original.ticket_id), repo, publisher, policy)
+
+    again = await open_recovery(detractor(original.ticket_id), repo, publisher, policy)
+
+    assert again.ticket_id == first.ticket_id
+    assert len(repo.tickets) == 2

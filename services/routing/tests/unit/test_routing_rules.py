@@ -497,3 +497,21 @@ def test_every_ticket_has_a_rule_whose_steps_only_relax(
     for earlier, later in itertools.pairwise(decisions):
         assert later.step >= earlier.step
         assert asks_no_more(later.requirement.skills, earlier.requirement.skills)
+
+
+def test_a_recovery_ticket_goes_to_the_team_leads() -> None:
+    rules = load_rules()
+    ticket = Ticket(
+        ticket_id="r-1",
+        channel=Channel.WORKSPACE,
+        request_type=RequestType.COMPLAINT,
+        priority=Priority.HIGH,
+        language="ru",
+        opened_at=datetime(2026, 11, 2, tzinfo=UTC),
+        skills={"team_lead": 1},
+    )
+
+    decision = requirement_at(ticket, match(ticket, rules), 0)
+
+    assert (decision.rule_id, decision.requirement.team) == ("detractor-recovery", "team-leads")
+    assert decision.requirement.skills == {"team_lead": 1}

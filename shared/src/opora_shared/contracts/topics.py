@@ -130,7 +130,7 @@ FEEDBACK = TopicSpec(
     description="Surveys sent, responses recorded and detractors found.",
     key=PartitionKey.TICKET_ID,
     producers=("feedback",),
-    consumers=("notifications",),
+    consumers=("notifications", "intake"),
     retention_ms=30 * DAY_MS,
 )
 

@@ -3,13 +3,14 @@ merge and unmerge customer profiles."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from opora_shared.contracts.base import Event
-from opora_shared.contracts.common import CustomerRef, TicketStatus
+from opora_shared.contracts.common import Channel, CustomerRef, Priority, RequestType, TicketStatus
 from opora_shared.contracts.customers import (
     CustomerIdentifierLinkedV1,
     CustomerMatchSuggestedV1,
@@ -17,6 +18,7 @@ from opora_shared.contracts.customers import (
     CustomerUnmergedV1,
     IdentifierKind,
 )
+from opora_shared.contracts.feedback import DetractorFoundV1
 from opora_shared.contracts.inbound import InboundMessage, InboundWalkInV1
 from opora_shared.contracts.tickets import (
     TicketMessageReceivedV1,
@@ -36,7 +38,13 @@ from opora_intake.domain.classification import (
     load_rules,
 )
 from opora_intake.domain.identity import Identifier, identifiers_of, resolve
-from opora_intake.domain.model import derived_id, message_key, ticket_id_for, ticket_number
+from opora_intake.domain.model import (
+    derived_id,
+    fit_id,
+    message_key,
+    ticket_id_for,
+    ticket_number,
+)
 from opora_intake.domain.ports import (
     CustomerProfile,
     NumberTakenError,
@@ -47,6 +55,8 @@ from opora_intake.domain.ports import (
 from opora_intake.domain.threading import Verdict, lookup_for, own_keys, verdict
 
 Handler = Callable[..., Awaitable[Any]]
+
+log = logging.getLogger(__name__)
 
 _WAITING_ON_CUSTOMER = (TicketStatus.PENDING, TicketStatus.ON_HOLD)
 
@@ -116,17 +126,30 @@ NUMBER_ATTEMPTS = 20
 async def _create_ticket(
     message: InboundMessage, customer: CustomerRef, repo: Repository, policy: Policy
 ) -> TicketRecord:
+    return await _create_ticket_with_id(
+        ticket_id_for(message), customer, own_keys(message), repo, policy, message.channel
+    )
+
+
+async def _create_ticket_with_id(
+    ticket_id: str,
+    customer: CustomerRef,
+    keys: tuple[str, ...],
+    repo: Repository,
+    policy: Policy,
+    channel: Channel = Channel.WORKSPACE,
+) -> TicketRecord:
     """A new ticket with the next free number (a number drawn twice is drawn again)."""
     for _ in range(NUMBER_ATTEMPTS):
         record = TicketRecord(
-            ticket_id=ticket_id_for(message),
+            ticket_id=ticket_id,
             number=ticket_number(policy.number_prefix, await repo.next_number()),
             status=TicketStatus.NEW,
             customer_id=customer.customer_id,
-            channel=message.channel,
+            channel=channel,
         )
         try:
-            return await repo.create_ticket(record, own_keys(message))
+            return await repo.create_ticket(record, keys)
         except NumberTakenError:
             continue
     raise RuntimeError(f"no free ticket number after {NUMBER_ATTEMPTS} attempts")
@@ -278,6 +301,60 @@ def customer_ref(profile: CustomerProfile) -> CustomerRef:
     )
 
 
+# --- closing the loop: a detractor opens a recovery ticket for the team lead ----------------
+
+RECOVERY_SKILLS = {"team_lead": 1}
+
+
+async def open_recovery(
+    detractor: DetractorFoundV1, repo: Repository, publisher: Publisher, policy: Policy
+) -> Outcome | None:
+    """A low score opens a ticket of its own, routed to team leads (the workspace channel,
+    high priority), naming the ticket, agent and score. Exactly once per survey."""
+    key = fit_id("feedback", detractor.survey_id)
+    outcome = await repo.find_outcome(key)
+    if outcome is None:
+        original = await repo.get_ticket(detractor.ticket_id)
+        if original is None:
+            log.warning("detractor for a ticket intake does not know", extra={"survey": key})
+            return None
+        profile = await repo.get_customer(original.customer_id)
+        customer = (
+            customer_ref(profile) if profile else CustomerRef(customer_id=original.customer_id)
+        )
+        ticket = await _create_ticket_with_id(
+            derived_id("recovery", detractor.survey_id), customer, (key,), repo, policy
+        )
+        opened = TicketOpenedV1(
+            event_id=derived_id("ticket-opened", ticket.ticket_id),
+            occurred_at=detractor.occurred_at,
+            ticket_id=ticket.ticket_id,
+            number=ticket.number,
+            channel=Channel.WORKSPACE,
+            customer=customer,
+            subject=f"Low {detractor.survey_type.upper()} on {original.number}: call the customer",
+            text=(
+                f"The customer rated ticket {original.number} {detractor.score} "
+                f"({detractor.survey_type}); agent {detractor.agent_id or 'unknown'}, "
+                f"team {detractor.team or 'unknown'}. Get in touch and put it right."
+            ),
+            request_type=RequestType.COMPLAINT,
+            priority=Priority.HIGH,
+            language=customer.language,
+            tags=("recovery", "detractor", original.number),
+            source_message_id=key,
+            skills=RECOVERY_SKILLS,
+            references={"ticket": (original.number,)},
+            classification=(f"recovery ticket: {detractor.survey_type} score {detractor.score}",),
+        )
+        outcome = await repo.save_outcome(
+            key, Outcome(ticket.ticket_id, ticket.number, True, (opened,))
+        )
+    for event in outcome.events:
+        await publisher.publish(event)
+    return outcome
+
+
 # --- customer profiles: explicit merges, reversible ----------------------------------------
 
 
@@ -407,6 +484,7 @@ __all__ = [
     "change_status",
     "customer_ref",
     "merge_customers",
+    "open_recovery",
     "record_reply",
     "unmerge_customers",
 ]
