@@ -271,8 +271,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         if i < args.warmup:
             board.best_ticket(agent_id)
             continue
-        ticket = timer("static best_ticket").time(board.best_ticket, agent_id)
-        found += ticket is not None
+        offered = timer("static best_ticket").time(board.best_ticket, agent_id)
+        found += offered is not None
 
     # Live: every decision applied, as the service would.
     at = NOW

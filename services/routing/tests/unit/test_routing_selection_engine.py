@@ -6,6 +6,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from unittest.mock import patch
 
 import pytest
@@ -333,6 +334,42 @@ def test_a_profile_change_moves_the_agent_in_the_index() -> None:
     assert choice.agent.agent_id == "a"
 
 
+def test_a_profile_change_counts_for_requirements_seen_before_on_every_channel() -> None:
+    board = Board()
+    both = {Channel.CHAT: 1, Channel.EMAIL: 1}
+    board.put_agent(agent("a", skills={"warranty": 1}, capacity=both))
+    board.put_agent(agent("b", skills={"warranty": 5}, capacity=both))
+    expert_chat = ticket(requirement=needs(warranty=4))
+    expert_mail = ticket(channel=Channel.EMAIL, requirement=needs(warranty=4))
+    assert chosen_on(board, expert_chat) == "b"
+
+    board.put_agent(agent("a", skills={"warranty": 5}, capacity=both, last_assigned_at=NEVER))
+    board.put_agent(agent("b", skills={"warranty": 1}, capacity=both))
+
+    assert chosen_on(board, expert_mail) == "a"
+    assert chosen_on(board, expert_chat) == "a"
+
+
+def test_a_board_that_forgets_its_profiles_still_answers_right() -> None:
+    board = Board()
+    board.put_agent(agent("a", skills={"warranty": 5, "complaint": 5}, capacity={Channel.CHAT: 1}))
+    board.put_agent(agent("unskilled", skills={}))
+    warranty = ticket("w", requirement=needs(warranty=1))
+    complaint = ticket("c", requirement=needs(complaint=1))
+    with patch.object(selection, "MAX_PROFILES", 1):
+        assert chosen_on(board, warranty) == "a"
+        assert chosen_on(board, complaint) == "a"
+
+        board.assign(complaint, "a", T0)
+
+        assert chosen_on(board, warranty) is None
+
+
+def chosen_on(board: Board, t: Ticket) -> str | None:
+    choice = board.best_agent(t)
+    return None if choice is None else choice.agent.agent_id
+
+
 # --- properties, against brute force over everyone ---
 
 AGENT_IDS = [f"a{i}" for i in range(8)]
@@ -508,7 +545,7 @@ def test_a_plan_is_the_greedy_plan_over_everyone(
     waiting: list[Ticket],
     policy: CapacityPolicy,
     strategy: Strategy,
-    limit: dict[str, int],
+    limit: dict[str, Any],
 ) -> None:
     with patch.multiple(selection, **limit):
         matches = plan(waiting, agents, policy, T0, strategy)
@@ -599,7 +636,7 @@ def test_the_boards_best_agent_stays_the_best_over_everyone_as_things_change(
     policy: CapacityPolicy,
     strategy: Strategy,
     ops: list[Operation],
-    limit: dict[str, int],
+    limit: dict[str, Any],
 ) -> None:
     board = Board(policy, strategy)
     board.put_agents(agents)

@@ -516,7 +516,8 @@ class Board:
                     found.append(key)
                     if len(found) == wanted:
                         return found
-            return found
+            if len(ranking) <= WALK_LIMIT:
+                return found
         return heapq.nsmallest(wanted, [rank[a] for a in ids if a not in excluded])
 
     def _serves(self, agent: Agent, languages: frozenset[str], signature: Signature) -> bool:
