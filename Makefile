@@ -40,8 +40,9 @@ test-integration: setup ## tests against a real Kafka and a MongoDB-wire server
 test-e2e: setup ## the five services as processes against real Kafka and FerretDB
 	@$(PYTEST) -m e2e
 
-bench: setup ## benchmarks: intake's normaliser and HTTP ingest; results in .local/bench/
+bench: setup ## benchmarks: intake's normaliser and HTTP ingest, routing's decisions; results in .local/bench/
 	@$(UV) run --frozen python -m tests.bench $(BENCH_ARGS)
+	@$(UV) run --frozen python -m tests.bench.routing_decisions
 
 lint: sync ## ruff and mypy
 	@$(UV) run --frozen ruff check .
