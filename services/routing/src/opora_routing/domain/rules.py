@@ -27,12 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from fnmatch import fnmatchcase
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-import yaml
 from opora_shared.contracts.common import Channel, Priority, RequestType
+from opora_shared.datafile import parse_yaml, read_source
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -40,7 +39,6 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     StringConstraints,
-    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -347,37 +345,15 @@ class RulesError(ValueError):
 
 def load_rules(path: Path | None = None) -> RoutingRules:
     """Read and validate a rules file; without a path, the one shipped with routing."""
-    if path is None:
-        package, name = DEFAULT_RULES
-        source = f"{package}:{name}"
-        try:
-            raw = resources.files(package).joinpath(name).read_text(encoding="utf-8")
-        except OSError as error:
-            raise RulesError(f"cannot read the packaged rules {source}: {error}") from error
-    else:
-        source = str(path)
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise RulesError(f"cannot read routing rules {source}: {error}") from error
+    raw, source = read_source(path, DEFAULT_RULES, what="routing rules", error=RulesError)
     return parse_rules(raw, source=source)
 
 
 def parse_rules(raw: str, *, source: str = "<string>") -> RoutingRules:
     """Validate the YAML text of a rules file."""
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as error:
-        raise RulesError(f"{source} is not valid YAML: {error}") from error
-    if not isinstance(data, dict):
-        raise RulesError(f"{source}: the top level must be a mapping")
-    try:
-        return RoutingRules.model_validate(data)
-    except ValidationError as error:
-        problems = "\n".join(
-            f"  {_where(problem['loc'], data)}: {problem['msg']}" for problem in error.errors()
-        )
-        raise RulesError(f"{source} has invalid routing rules:\n{problems}") from error
+    return parse_yaml(
+        raw, RoutingRules, source=source, what="routing rules", error=RulesError, where=_where
+    )
 
 
 def _where(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:

@@ -12,20 +12,18 @@ pattern need not spell both; the same folding is applied to the patterns themsel
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Self, TypeVar
 
-import yaml
 from lingua import IsoCode639_1
 from opora_shared.contracts.common import Channel, Priority, RequestType
+from opora_shared.datafile import parse_yaml, read_source
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PlainValidator,
     StringConstraints,
-    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -288,36 +286,12 @@ class RulesError(ValueError):
 
 def load_rules(path: Path | None = None) -> ClassificationRules:
     """Read and validate a rules file; without a path, the one shipped with intake."""
-    if path is None:
-        package, name = DEFAULT_RULES
-        source = f"{package}:{name}"
-        resource = resources.files(package).joinpath(name)
-        try:
-            raw = resource.read_text(encoding="utf-8")
-        except OSError as error:
-            raise RulesError(f"cannot read the packaged rules {source}: {error}") from error
-    else:
-        source = str(path)
-        try:
-            raw = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise RulesError(f"cannot read classification rules {source}: {error}") from error
+    raw, source = read_source(path, DEFAULT_RULES, what="classification rules", error=RulesError)
     return parse_rules(raw, source=source)
 
 
 def parse_rules(raw: str, *, source: str = "<string>") -> ClassificationRules:
     """Validate the YAML text of a rules file."""
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as error:
-        raise RulesError(f"{source} is not valid YAML: {error}") from error
-    if not isinstance(data, dict):
-        raise RulesError(f"{source}: the top level must be a mapping")
-    try:
-        return ClassificationRules.model_validate(data)
-    except ValidationError as error:
-        problems = "\n".join(
-            f"  {'.'.join(str(part) for part in problem['loc']) or '(top level)'}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise RulesError(f"{source} has invalid classification rules:\n{problems}") from error
+    return parse_yaml(
+        raw, ClassificationRules, source=source, what="classification rules", error=RulesError
+    )
