@@ -1,10 +1,6 @@
 """In-memory adapters for measuring intake's use cases without I/O.
 
-:class:`IndexedRepository` keeps the MongoDB adapter's rules (first insert wins, upserts add to
-sets, compare-and-set statuses, merges followed on lookup) like the unit tests' fake, but with
-a dictionary index for every lookup the adapter has a database index for: the unit tests' fake
-scans every ticket and profile per message, which over thousands of messages would measure the
-fake instead of intake.
+``IndexedRepository`` is intake's own ``MemoryRepository`` (the unit tests use it too).
 
 :class:`SerialisingPublisher` turns each event into the Kafka record ``EventPublisher`` sends
 (FastStream's JSON encoding of ``model_dump(mode="json")``, the key, CloudEvents headers as
@@ -13,163 +9,11 @@ bytes) and counts them; :class:`DiscardingPublisher` only counts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
-from datetime import datetime
-
 from faststream.message.utils import encode_message
-from opora_intake.domain.identity import Identifier, StoredIdentifier
-from opora_intake.domain.ports import CustomerProfile, Outcome, TicketRecord
+from opora_intake.adapters.memory import MemoryRepository
 from opora_shared.contracts.base import Event, cloudevent_headers, source_of
-from opora_shared.contracts.common import TicketStatus
 
-MAX_MERGE_HOPS = 8
-
-
-class IndexedRepository:
-    def __init__(self) -> None:
-        self.outcomes: dict[str, Outcome] = {}
-        self.tickets: dict[str, TicketRecord] = {}
-        self._by_key: dict[str, list[str]] = {}  # thread key → ticket ids, oldest first
-        self._by_number: dict[str, str] = {}
-        self._counter = 0
-        self.customers: dict[str, CustomerProfile] = {}
-        self._by_identifier: dict[str, list[str]] = {}  # identifier key → customer ids
-        self._merged_into_me: dict[str, list[str]] = {}
-
-    # --- outcomes ---
-    async def find_outcome(self, message_key: str) -> Outcome | None:
-        return self.outcomes.get(message_key)
-
-    async def save_outcome(self, message_key: str, outcome: Outcome) -> Outcome:
-        return self.outcomes.setdefault(message_key, outcome)
-
-    # --- tickets ---
-    async def find_ticket_by_key(self, key: str) -> TicketRecord | None:
-        ids = self._by_key.get(key)
-        return self.tickets[ids[-1]] if ids else None
-
-    async def find_ticket_by_number(self, number: str) -> TicketRecord | None:
-        ticket_id = self._by_number.get(number)
-        return self.tickets[ticket_id] if ticket_id else None
-
-    async def get_ticket(self, ticket_id: str) -> TicketRecord | None:
-        return self.tickets.get(ticket_id)
-
-    async def create_ticket(self, record: TicketRecord, keys: Sequence[str]) -> TicketRecord:
-        if record.ticket_id not in self.tickets:
-            self.tickets[record.ticket_id] = record
-            self._by_number[record.number] = record.ticket_id
-            await self.add_keys(record.ticket_id, keys)
-        return self.tickets[record.ticket_id]
-
-    async def add_keys(self, ticket_id: str, keys: Sequence[str]) -> None:
-        for key in keys:
-            holders = self._by_key.setdefault(key, [])
-            if ticket_id not in holders:
-                holders.append(ticket_id)
-
-    async def set_status(
-        self,
-        ticket_id: str,
-        status: TicketStatus,
-        at: datetime,
-        *,
-        expected: Sequence[TicketStatus] | None = None,
-        changed_by: str | None = None,
-    ) -> TicketRecord | None:
-        ticket = self.tickets.get(ticket_id)
-        if ticket is None:
-            return None
-        if changed_by is not None and ticket.changed_by == changed_by:
-            return ticket
-        if expected is not None and ticket.status not in expected:
-            return None
-        self.tickets[ticket_id] = replace(
-            ticket,
-            status=status,
-            previous_status=ticket.status,
-            changed_by=changed_by,
-            solved_at=at if status is TicketStatus.SOLVED else ticket.solved_at,
-        )
-        return ticket
-
-    async def next_number(self) -> int:
-        self._counter += 1
-        return self._counter
-
-    # --- customers ---
-    def _owner(self, customer_id: str) -> str:
-        for _ in range(MAX_MERGE_HOPS):
-            into = self.customers[customer_id].merged_into
-            if into is None or into not in self.customers:
-                break
-            customer_id = into
-        return customer_id
-
-    async def find_identifiers(self, identifiers: Sequence[Identifier]) -> list[StoredIdentifier]:
-        wanted = {i.key for i in identifiers}
-        holders = dict.fromkeys(
-            c for key in sorted(wanted) for c in self._by_identifier.get(key, ())
-        )
-        return [
-            StoredIdentifier(self._owner(customer_id), held)
-            for customer_id in holders
-            for held in self.customers[customer_id].identifiers
-            if held.key in wanted
-        ]
-
-    async def save_customer(
-        self,
-        customer_id: str,
-        *,
-        name: str | None,
-        language: str,
-        identifiers: Sequence[Identifier],
-    ) -> CustomerProfile:
-        profile = self.customers.get(customer_id) or CustomerProfile(
-            customer_id, None, language, "standard", ()
-        )
-        added = tuple(dict.fromkeys(i for i in identifiers if i not in profile.identifiers))
-        for identifier in added:
-            holders = self._by_identifier.setdefault(identifier.key, [])
-            if customer_id not in holders:
-                holders.append(customer_id)
-        self.customers[customer_id] = replace(
-            profile, name=profile.name or name, identifiers=profile.identifiers + added
-        )
-        return self._view(customer_id)
-
-    async def add_suggestions(
-        self, customer_id: str, suggestions: dict[str, tuple[str, ...]]
-    ) -> None:
-        profile = self.customers[customer_id]
-        self.customers[customer_id] = replace(
-            profile, suggestions={**profile.suggestions, **suggestions}
-        )
-
-    async def get_customer(self, customer_id: str) -> CustomerProfile | None:
-        return self._view(customer_id) if customer_id in self.customers else None
-
-    async def set_merged_into(self, customer_id: str, into: str | None) -> CustomerProfile | None:
-        before = await self.get_customer(customer_id)
-        if before is None:
-            return None
-        if before.merged_into is not None:
-            self._merged_into_me[before.merged_into].remove(customer_id)
-        if into is not None:
-            self._merged_into_me.setdefault(into, []).append(customer_id)
-        self.customers[customer_id] = replace(
-            self.customers[customer_id],
-            merged_into=into,
-            last_merged_into=into or before.last_merged_into,
-            merge_revision=before.merge_revision + 1,
-        )
-        return before
-
-    def _view(self, customer_id: str) -> CustomerProfile:
-        merged = tuple(self._merged_into_me.get(customer_id, ()))
-        return replace(self.customers[customer_id], merged=merged)
+IndexedRepository = MemoryRepository
 
 
 class DiscardingPublisher:
