@@ -50,7 +50,7 @@ def parse_yaml(
     """Validate YAML text into ``model``; ``error`` lists every failing field by its path."""
     try:
         data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an impossible date, 2026-02-30
         raise error(f"{source} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise error(f"{source}: the top level must be a mapping")

@@ -58,7 +58,7 @@ class TimerScheduler:
         if existing is not None:
             if existing[0] == when and not existing[1].done():
                 return
-            existing[1].cancel()
+            _cancel_unless_current(existing[1])
         task = asyncio.get_running_loop().create_task(self._run(key, when, action), name=key)
         self._plans[key] = (when, task)
         task.add_done_callback(lambda done: self._forget(key, done))
@@ -66,7 +66,7 @@ class TimerScheduler:
     def cancel(self, key: str) -> None:
         plan = self._plans.pop(key, None)
         if plan is not None:
-            plan[1].cancel()
+            _cancel_unless_current(plan[1])
 
     async def shutdown(self) -> None:
         """Cancel every pending plan and wait until their tasks ended."""
@@ -93,3 +93,10 @@ class TimerScheduler:
         plan = self._plans.get(key)
         if plan is not None and plan[1] is task:
             del self._plans[key]
+
+
+def _cancel_unless_current(task: asyncio.Task[None]) -> None:
+    """Cancel a timer's task, unless it is the one asking: an action that cancels or replaces
+    its own timer (an offer expiring re-plans the queue) must still run to its end."""
+    if task is not asyncio.current_task():
+        task.cancel()
