@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
-from opora_routing.domain.model import RoutingState
+from opora_routing.domain.model import ORPHAN_GRACE, RoutingState
 from opora_routing.domain.service import (
     accept_offer,
     decline_offer,
@@ -357,6 +357,7 @@ async def test_a_slot_left_by_a_crash_before_the_offer_is_freed(desk) -> None:
     with contextlib.suppress(ConnectionError):
         await route_ticket(opened("t-1"), desk)
     desk.repo.fail_changes = False
+    desk.now.advance(ORPHAN_GRACE)
 
     await dispatch(desk)
 
@@ -391,3 +392,16 @@ async def test_a_request_type_nobody_has_waits(desk) -> None:
     await route_ticket(opened("t-1", request_type=RequestType.LOYALTY), desk)
 
     assert desk.repo.routings["t-1"].state is RoutingState.WAITING
+
+
+async def test_a_slot_reserved_moments_ago_is_left_to_the_dispatch_that_took_it(desk) -> None:
+    await online(desk, "anna", capacity={Channel.CHAT: 1})
+    desk.repo.fail_changes = True
+    with contextlib.suppress(ConnectionError):
+        await route_ticket(opened("t-1"), desk)  # reserved, not yet offered: still in flight
+    desk.repo.fail_changes = False
+
+    await dispatch(desk)  # another trigger, on this or another replica, meanwhile
+
+    assert desk.repo.agent_state["anna"].load == {Channel.CHAT: 1}
+    assert not published(desk, TicketOfferedV1)

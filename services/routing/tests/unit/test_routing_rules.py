@@ -515,3 +515,8 @@ def test_a_recovery_ticket_goes_to_the_team_leads() -> None:
 
     assert (decision.rule_id, decision.requirement.team) == ("detractor-recovery", "team-leads")
     assert decision.requirement.skills == {"team_lead": 1}
+
+
+def test_an_impossible_date_in_the_file_is_a_rules_error() -> None:
+    with pytest.raises(RulesError, match="not valid YAML"):
+        parse_rules("version: 2026-02-30\n")

@@ -111,7 +111,7 @@ class MongoRepository:
             {
                 "$inc": {f"load.{channel}": 1, "load_version": 1},
                 "$set": {
-                    slot: {"ticket_id": ticket.ticket_id, "channel": channel},
+                    slot: {"ticket_id": ticket.ticket_id, "channel": channel, "at": at},
                     "last_assigned_at": at,
                 },
             },
@@ -283,6 +283,7 @@ def _agent(doc: Document) -> Agent:
         capacity={Channel(k): int(v) for k, v in capacity.items() if k in _CHANNELS},
         load={Channel(k): int(v) for k, v in load.items() if k in _CHANNELS},
         active=frozenset(entry["ticket_id"] for entry in active.values()),
+        held_since={e["ticket_id"]: e["at"] for e in active.values() if e.get("at") is not None},
         last_assigned_at=doc.get("last_assigned_at"),
         revision=int(doc.get("revision", 0)),
         load_version=int(doc.get("load_version", 0)),

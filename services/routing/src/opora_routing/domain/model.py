@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from opora_shared.contracts.common import Channel, Priority, RequestType
@@ -79,6 +79,8 @@ class Agent:
     last_assigned_at: datetime | None = None
     revision: int = 0
     """Bumped by every profile change; a reservation holds only against the profile it saw."""
+    held_since: Mapping[str, datetime] = field(default_factory=dict)
+    """When each held slot was reserved (ticket id → time)."""
     load_version: int = 0
     """Bumped by every reservation and release; a reservation holds only against the load it
     saw, so the cross-channel policy is checked on exactly what is stored."""
@@ -120,6 +122,7 @@ class Agent:
             self,
             load=load,
             active=self.active | {ticket_id},
+            held_since={**self.held_since, ticket_id: at},
             last_assigned_at=at,
             load_version=self.load_version + 1,
         )
@@ -282,7 +285,14 @@ class Reconciliation:
     """The slot is held for a ticket that is closed or went to someone else: free it."""
 
 
-def reconcile(agents: Iterable[Agent], routings: Mapping[str, Routing]) -> Reconciliation:
+ORPHAN_GRACE = timedelta(seconds=60)
+"""How long a slot may be held for a ticket that still waits before it counts as left behind
+by a crash: a younger one is another dispatch between its reservation and its offer."""
+
+
+def reconcile(
+    agents: Iterable[Agent], routings: Mapping[str, Routing], now: datetime
+) -> Reconciliation:
     adopt: list[tuple[Routing, Agent]] = []
     release: list[tuple[Routing, Agent]] = []
     for agent in agents:
@@ -291,7 +301,9 @@ def reconcile(agents: Iterable[Agent], routings: Mapping[str, Routing]) -> Recon
             if routing is None:
                 continue
             if routing.state is RoutingState.WAITING:
-                adopt.append((routing, agent))
+                held = agent.held_since.get(ticket_id)
+                if held is None or now - held >= ORPHAN_GRACE:
+                    adopt.append((routing, agent))
             elif routing.state is RoutingState.CLOSED or routing.agent_id != agent.agent_id:
                 release.append((routing, agent))
     return Reconciliation(adopt, release)

@@ -521,7 +521,7 @@ async def _repair(desk: Desk) -> list[Routing]:
     held = {ticket_id for agent in agents for ticket_id in agent.active}
     if not held:
         return repaired
-    found = reconcile(agents, await desk.repo.find(held))
+    found = reconcile(agents, await desk.repo.find(held), desk.now())
     for routing, agent in found.release + found.adopt:
         # A slot without a matching offer or assignment: free it; the queue gets it back.
         await desk.repo.release(agent.agent_id, routing.ticket)
