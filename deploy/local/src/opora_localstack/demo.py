@@ -313,6 +313,10 @@ class Tally:
     def mine(self, event: Event) -> bool:
         return str(getattr(event, "ticket_id", "")) in self.ours
 
+    def with_event(self, event_type: type[Event]) -> set[str]:
+        """The run's tickets that have had at least one ``event_type``."""
+        return {t for t in self.ours if self.per_ticket.get(t, {}).get(event_type.ce_type)}
+
     def first_time(self, event: Event) -> bool:
         """Whether this event (by id) is news: a repeat must not make anyone act twice."""
         if event.event_id in self.acted_on:
@@ -392,6 +396,7 @@ class Demo:
         headers = {"authorization": f"Bearer {target.api_key}"} if target.api_key else {}
         self._http = httpx.AsyncClient(timeout=10, headers=headers)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._solved: set[str] = set()
         self._rng = random.Random()  # noqa: S311 - think times and scores, not secrets
 
     async def play(
@@ -443,11 +448,14 @@ class Demo:
         return set(found)
 
     async def _settle(self, linger_s: float, on_tick: Callable[[Tally], None] | None) -> None:
-        """Wait until nothing new arrived for a few seconds, at most ``linger_s``."""
+        """Wait, at most ``linger_s``, until every ticket the agents solved has its survey and
+        nothing new arrived for a few seconds."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + linger_s
         last, quiet_since = self._fingerprint(), loop.time()
-        while loop.time() < deadline and loop.time() - quiet_since < 5:
+        while loop.time() < deadline and (
+            loop.time() - quiet_since < 5 or self._solved - self.tally.with_event(SurveyIssuedV1)
+        ):
             await asyncio.sleep(0.5)
             if on_tick:
                 on_tick(self.tally)
@@ -532,6 +540,7 @@ class Demo:
         )
         await self._publish(reply)
         await asyncio.sleep(self._rng.uniform(1, 2))
+        self._solved.add(assigned.ticket_id)
         await self._publish(
             StatusSetV1(
                 ticket_id=assigned.ticket_id,
