@@ -16,3 +16,6 @@ class Options:
     http_workers: int = 16
     http_warmup_s: float = 3.0
     http_duration_s: float = 20.0
+    routing_agents: int | None = None  # None: the benchmark's own size for quick or full runs
+    routing_tickets: int | None = None
+    routing_rate: float = 0.0  # tickets/s published; 0: as fast as the producer takes them

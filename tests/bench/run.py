@@ -27,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tests.bench import bench_http, bench_normaliser
+from tests.bench import bench_http, bench_normaliser, bench_routing
 from tests.bench.measure import cpu_model
 from tests.bench.options import Options
 from tests.bench.report import (
@@ -45,6 +45,7 @@ SUITE = "intake"
 BENCHMARKS: dict[str, Callable[[Options], Section]] = {
     "normaliser": bench_normaliser.run,
     "http": bench_http.run,
+    "routing": bench_routing.run,
 }
 
 
@@ -64,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         http_workers=args.workers,
         http_duration_s=args.duration,
         http_warmup_s=args.warmup,
+        routing_agents=args.routing_agents,
+        routing_tickets=args.routing_tickets,
+        routing_rate=args.routing_rate,
     )
     result = RunResult(
         suite=SUITE,
@@ -75,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "http_workers": args.workers,
             "http_duration_s": args.duration,
             "http_warmup_s": args.warmup,
+            "routing_agents": args.routing_agents,
+            "routing_tickets": args.routing_tickets,
+            "routing_rate": args.routing_rate,
         },
         machine=_machine(),
     )
@@ -122,6 +129,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=20.0, help="HTTP: measured seconds")
     parser.add_argument("--warmup", type=float, default=3.0, help="HTTP: warm-up seconds")
     parser.add_argument(
+        "--routing-agents", type=int, help="routing: agents (default 100, quick 20)"
+    )
+    parser.add_argument(
+        "--routing-tickets", type=int, help="routing: measured tickets (default 150, quick 40)"
+    )
+    parser.add_argument(
+        "--routing-rate",
+        type=float,
+        default=0.0,
+        help="routing: tickets/s published (default 0: as fast as possible)",
+    )
+    parser.add_argument(
         "--out-dir", type=Path, default=REPO / ".local/bench", help="where results are saved"
     )
     parser.add_argument(
@@ -133,31 +152,43 @@ def _parser() -> argparse.ArgumentParser:
 def _derived(sections: Sequence[Section]) -> list[Metric]:
     """Numbers that relate one benchmark to another, when both ran."""
     by_name = {s.name: s for s in sections}
-    if "normaliser" not in by_name or "http" not in by_name:
-        return []
-    normaliser = by_name["normaliser"].metric("normaliser.end_to_end")
-    http = by_name["http"].metric("http.requests_per_s")
-    cpu = by_name["http"].metric("http.intake_cpu_ms_per_request")
     derived: list[Metric] = []
-    if normaliser and http and normaliser.value:
-        derived.append(
-            Metric(
-                "ratio.http_to_normaliser",
-                "HTTP ingest req/s ÷ normaliser msg/s per core",
-                http.value / normaliser.value,
-                "x",
+    if "normaliser" in by_name and "http" in by_name:
+        normaliser = by_name["normaliser"].metric("normaliser.end_to_end")
+        http = by_name["http"].metric("http.requests_per_s")
+        cpu = by_name["http"].metric("http.intake_cpu_ms_per_request")
+        if normaliser and http and normaliser.value:
+            derived.append(
+                Metric(
+                    "ratio.http_to_normaliser",
+                    "HTTP ingest req/s ÷ normaliser msg/s per core",
+                    http.value / normaliser.value,
+                    "x",
+                )
             )
-        )
-    if normaliser and cpu and cpu.value:
-        derived.append(
-            Metric(
-                "ratio.normaliser_share_of_intake_cpu",
-                "normaliser work ÷ intake CPU per HTTP request",
-                (1000 / normaliser.value) / cpu.value,
-                "x",
-                better=None,
+        if normaliser and cpu and cpu.value:
+            derived.append(
+                Metric(
+                    "ratio.normaliser_share_of_intake_cpu",
+                    "normaliser work ÷ intake CPU per HTTP request",
+                    (1000 / normaliser.value) / cpu.value,
+                    "x",
+                    better=None,
+                )
             )
-        )
+    if "routing" in by_name and "http" in by_name:
+        assignments = by_name["routing"].metric("routing.assignments_per_s")
+        http = by_name["http"].metric("http.requests_per_s")
+        if assignments and http and http.value:
+            # Above 1, routing keeps up with what intake takes in; below, a queue builds.
+            derived.append(
+                Metric(
+                    "ratio.routing_to_http",
+                    "routing assignments/s ÷ HTTP ingest req/s",
+                    assignments.value / http.value,
+                    "x",
+                )
+            )
     return derived
 
 
