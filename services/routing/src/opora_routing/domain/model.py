@@ -1,21 +1,12 @@
-"""Agent selection and queue order: pure functions over snapshots of agents and tickets.
-
-Skeleton rules (later issues deepen them without changing the shape):
-
-- the required skill is the ticket's request type; when no known agent has that skill at all,
-  agents with the ``general`` skill qualify instead;
-- an agent qualifies when online, skilled (proficiency ≥ 1), speaking the ticket's language
-  (an agent who lists no languages speaks any) and with spare capacity on the ticket's channel;
-- among qualified agents: most spare capacity first, then the longest idle;
-- waiting tickets: higher priority first, then the oldest.
-"""
+"""routing's values: agents, tickets and what they require, routing records, deterministic
+ids, and the reconciliation of slots a crash left behind. Selection lives in ``selection.py``."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from opora_shared.contracts.common import Channel, Priority, RequestType
@@ -27,7 +18,6 @@ DEFAULT_CAPACITY = 1
 """Capacity on every channel for an agent whose profile sets no capacity at all."""
 
 _NAMESPACE = uuid.UUID("0c1d7e52-3f8a-4b6e-9d21-5a7c3e9b1f40")
-_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def derived_id(*parts: str) -> str:
@@ -211,68 +201,6 @@ class Routing:
     """Why the current offer went to its agent (the RoutingReason of the events)."""
     version: int = 0
     """Bumped by every change of the record; each change is conditional on the one it saw."""
-
-
-@dataclass(frozen=True)
-class Match:
-    ticket: Ticket
-    agent: Agent
-
-
-def required_skill(ticket: Ticket, agents: Iterable[Agent]) -> str:
-    """The ticket's skill, or the fallback skill when no known agent has it (online or not)."""
-    skill = ticket.request_type.value
-    if any(agent.has_skill(skill) for agent in agents):
-        return skill
-    return FALLBACK_SKILL
-
-
-def qualifies(agent: Agent, ticket: Ticket, skill: str) -> bool:
-    return (
-        agent.presence is Presence.ONLINE
-        and agent.has_skill(skill)
-        and agent.speaks(ticket.language)
-        and agent.spare(ticket.channel) > 0
-        and ticket.ticket_id not in agent.active
-    )
-
-
-def choose_agent(ticket: Ticket, agents: Sequence[Agent]) -> Agent | None:
-    """The best qualified agent for ``ticket``, or None when nobody can take it now."""
-    skill = required_skill(ticket, agents)
-    candidates = [agent for agent in agents if qualifies(agent, ticket, skill)]
-    if not candidates:
-        return None
-    return min(
-        candidates,
-        key=lambda a: (-a.spare(ticket.channel), a.last_assigned_at or _NEVER, a.agent_id),
-    )
-
-
-def queue_order(tickets: Iterable[Ticket]) -> list[Ticket]:
-    """Waiting tickets in the order they are served: priority, then age."""
-    return sorted(tickets, key=lambda t: (-t.priority.rank, t.opened_at, t.ticket_id))
-
-
-def plan(waiting: Iterable[Ticket], agents: Sequence[Agent], now: datetime) -> list[Match]:
-    """Serve the queue in order against the agents' spare capacity, as far as it goes.
-
-    Each match is applied to a working copy of its agent, so that one agent's last slot is not
-    promised twice and the next choice sees who was just busy.
-    """
-    team: dict[str, Agent] = {agent.agent_id: agent for agent in agents}
-    matches: list[Match] = []
-    for ticket in queue_order(waiting):
-        if not any(
-            a.presence is Presence.ONLINE and a.spare(ticket.channel) > 0 for a in team.values()
-        ):
-            continue
-        agent = choose_agent(ticket, list(team.values()))
-        if agent is None:
-            continue
-        matches.append(Match(ticket, agent))
-        team[agent.agent_id] = agent.with_ticket(ticket.ticket_id, ticket.channel, now)
-    return matches
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from opora_shared.contracts.common import Channel, Priority, RequestType
 from opora_shared.contracts.workspace import Presence
 from pydantic import BaseModel
 
-from opora_routing.domain.model import queue_order
 from opora_routing.domain.ports import Repository
+from opora_routing.domain.selection import queue_order
 
 
 class AgentRead(BaseModel):
