@@ -27,6 +27,7 @@ import httpx
 from opora_localstack import procs
 from opora_localstack.services import ServiceEnv, service_env
 from opora_shared.contracts.inbound import InboundMessage
+from opora_shared.testing import drop_database
 
 from tests.bench.corpus import HTTP_CHANNEL_MIX, Corpus, to_record
 from tests.bench.infra import ServiceProcess, kafka_and_mongodb
@@ -82,7 +83,7 @@ def run(options: Options) -> Section:
     with ExitStack() as stack:
         infra = stack.enter_context(kafka_and_mongodb(options.work_dir))
         if not infra.pids:  # someone else's servers: leave them as they were
-            stack.callback(_drop_database, infra.mongodb_uri, database)
+            stack.callback(drop_database, infra.mongodb_uri, database)
         port = procs.free_port()
         env = service_env(
             "intake",
@@ -186,16 +187,6 @@ async def _phase(
 def _spread(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return round(summarise(finite).spread_pct, 2) if finite else 0.0
-
-
-def _drop_database(mongodb_uri: str, database: str) -> None:
-    from pymongo import MongoClient
-
-    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri, serverSelectionTimeoutMS=5000)
-    try:
-        client.drop_database(database)
-    finally:
-        client.close()
 
 
 # --- the report -------------------------------------------------------------------------------

@@ -72,9 +72,9 @@ from opora_shared.contracts.workspace import (
     OfferAcceptedV1,
     Presence,
 )
+from opora_shared.testing import drop_database
 from pymongo import AsyncMongoClient
 
-from tests.bench.bench_http import _drop_database
 from tests.bench.infra import Infra, ServiceProcess, kafka_and_mongodb
 from tests.bench.measure import CpuMeter, CpuUse, percentile, process_cpu_s
 from tests.bench.options import Options
@@ -691,7 +691,7 @@ def run(options: Options) -> Section:
         # A stack of its own: another benchmark's records would be replayed to routing.
         infra = stack.enter_context(kafka_and_mongodb(options.work_dir / "routing"))
         if not infra.pids:  # someone else's servers: leave them as they were
-            stack.callback(_drop_database, infra.mongodb_uri, database)
+            stack.callback(drop_database, infra.mongodb_uri, database)
         port = procs.free_port()
         env = service_env(
             "routing",

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from opora_shared.testing import drop_database
 
 SERVICES = ("intake", "routing", "sla", "notifications", "feedback")
 
@@ -69,7 +71,8 @@ def smtp() -> Iterator[MailCatcher]:
 @pytest.fixture(scope="session")
 def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
     logs = tmp_path_factory.mktemp("service-logs")
-    database = f"opora_e2e_{os.getpid()}"
+    # A fresh name per run: a reused process id must never meet an earlier run's tickets.
+    database = f"opora_e2e_{uuid.uuid4().hex[:12]}"
     ports = {s: free_port() for s in SERVICES}
     running = Services(ports, logs, smtp, database, intake_api_key=secrets.token_hex(16))
     for name in SERVICES:
@@ -108,6 +111,7 @@ def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 pytest.fail(f"{name} did not stop within 30 s of SIGTERM")
+        drop_database(infra.mongodb_uri, database)
 
 
 def _wait_ready(running: Services, timeout: float = 90.0) -> None:

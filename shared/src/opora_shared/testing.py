@@ -136,3 +136,14 @@ def _seen(record: Any) -> Seen:
         except ValueError:
             event = None
     return Seen(record.topic, headers, record.value or b"", record.offset, event)
+
+
+def drop_database(mongodb_uri: str, database: str) -> None:
+    """Removes a test's database, so runs on a long-lived local FerretDB leave nothing behind."""
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri, serverSelectionTimeoutMS=5000)
+    try:
+        client.drop_database(database)
+    finally:
+        client.close()

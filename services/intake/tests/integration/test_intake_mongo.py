@@ -71,3 +71,20 @@ async def test_concurrent_new_tickets_all_get_distinct_numbers(repo) -> None:
     )
 
     assert len({o.number for o in outcomes}) == 20
+
+
+async def test_start_up_over_duplicated_numbers_reports_them_instead_of_failing(
+    infra, database_name, caplog
+) -> None:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
+    repository = MongoRepository(client[f"{database_name}_dup"])
+    await repository.tickets.insert_many(
+        [{"_id": "t-1", "number": "OP-000007"}, {"_id": "t-2", "number": "OP-000007"}]
+    )
+    try:
+        await repository.create_indexes()
+    finally:
+        await client.drop_database(f"{database_name}_dup")
+        await client.close()
+
+    assert "OP-000007" in caplog.text

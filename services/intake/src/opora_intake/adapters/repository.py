@@ -14,6 +14,7 @@ Collections (the data model is described in the service README):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -24,10 +25,12 @@ from opora_shared.contracts.customers import IdentifierKind
 from opora_shared.mongo import Document, insert_once, upsert
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from opora_intake.domain.identity import Identifier, StoredIdentifier
 from opora_intake.domain.ports import CustomerProfile, NumberTakenError, Outcome, TicketRecord
+
+log = logging.getLogger(__name__)
 
 MAX_MERGE_HOPS = 8
 CAS_ATTEMPTS = 8
@@ -42,11 +45,32 @@ class MongoRepository:
 
     async def create_indexes(self) -> None:
         await self.tickets.create_index([("keys", ASCENDING)], name="ticket_keys")
-        await self.tickets.create_index([("number", ASCENDING)], name="ticket_number", unique=True)
+        try:
+            await self.tickets.create_index(
+                [("number", ASCENDING)], name="ticket_number", unique=True
+            )
+        except OperationFailure as exc:
+            # Stored tickets already share a number (FerretDB's non-atomic $inc, before this
+            # index existed). Refusing to start would stop every channel; the numbers are
+            # reported so an operator can renumber, and creation is retried on the next start.
+            log.error(
+                "unique index on ticket numbers not created: %s; duplicated numbers: %s",
+                exc,
+                await self.duplicated_numbers(),
+            )
         await self.customers.create_index(
             [("identifier_keys", ASCENDING)], name="customer_identifiers"
         )
         await self.customers.create_index([("merged_into", ASCENDING)], name="customer_merged")
+
+    async def duplicated_numbers(self, limit: int = 20) -> list[str]:
+        pipeline: list[Document] = [
+            {"$group": {"_id": "$number", "n": {"$sum": 1}}},
+            {"$match": {"n": {"$gt": 1}}},
+            {"$limit": limit},
+        ]
+        cursor = await self.tickets.aggregate(pipeline)
+        return sorted([str(doc["_id"]) async for doc in cursor])
 
     # --- outcomes ---------------------------------------------------------------------------
 
