@@ -32,6 +32,8 @@ class FakeRepository:
         self.routings: dict[str, Routing] = {}
         self.histories: dict[str, list[dict[str, Any]]] = {}
         self.fail_changes = False
+        self.overtaken = 0
+        """How many next changes find that another replica changed the record just before."""
 
     async def save_profile(self, profile: AgentProfileChangedV1) -> None:
         current = self.agent_state.get(profile.agent_id, Agent(profile.agent_id))
@@ -126,6 +128,10 @@ class FakeRepository:
         if self.fail_changes:
             raise ConnectionError("simulated crash after the reservation")
         current = self.routings[routing.ticket.ticket_id]
+        if self.overtaken:
+            self.overtaken -= 1
+            self.routings[routing.ticket.ticket_id] = replace(current, version=current.version + 1)
+            return None
         if current.version != routing.version:
             return None
         updated = replace(current, **fields, version=current.version + 1)

@@ -340,17 +340,8 @@ def double_offers(events: list[Event]) -> dict[str, list[str]]:
 
 
 async def test_three_replicas_one_killed_mid_stream_never_overbook_nor_lose_a_ticket(
-    settings_for, publish, repo, infra, tmp_path, request
+    settings_for, publish, repo, infra, tmp_path
 ) -> None:
-    if infra.source.startswith("local"):
-        # FerretDB 1.24 applies a conditional update as a read and a write that other
-        # connections can interleave (upstream issue #3040): two replicas both win the same
-        # compare-and-set. On MongoDB the same updates are atomic and this must pass.
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=False, reason="FerretDB does not apply conditional updates atomically"
-            )
-        )
     run = ids()
     capacity = 2
     agents = [agent(f"agent-{run}-{n}", chat=capacity) for n in range(5)]

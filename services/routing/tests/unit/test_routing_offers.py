@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
+import pytest
 from opora_routing.domain.model import ORPHAN_GRACE, RoutingState
 from opora_routing.domain.service import (
     accept_offer,
@@ -239,6 +240,20 @@ async def test_solving_a_ticket_frees_the_slot_for_the_oldest_waiting_ticket(des
     await on_status_changed(status("t-1", TicketStatus.SOLVED), desk)
 
     assert last_offer(desk).ticket_id == "t-2"
+
+
+async def test_a_ticket_that_keeps_changing_while_closing_keeps_its_slot_for_the_retry(
+    desk,
+) -> None:
+    await online(desk, "anna", capacity={Channel.CHAT: 1})
+    await route_ticket(opened("t-1"), desk)
+    await accept(desk, last_offer(desk))
+    desk.repo.overtaken = 10
+
+    with pytest.raises(RuntimeError):
+        await on_status_changed(status("t-1", TicketStatus.SOLVED), desk)
+
+    assert desk.repo.agent_state["anna"].active == {"t-1"}
 
 
 async def test_higher_priority_is_served_before_age(desk) -> None:

@@ -3,46 +3,83 @@
 Collections:
 
 - ``agents`` (``_id`` = agent id): the latest profile (``skills`` as a list of name/level pairs,
-  ``languages``, ``teams``, ``capacity`` per channel), ``presence``, ``revision`` (bumped per
-  profile change), ``load`` per channel, ``active`` (one entry per held ticket, keyed by the
-  escaped ticket id) and ``last_assigned_at``;
+  ``languages``, ``teams``, ``capacity`` per channel), ``presence`` and ``revision`` (bumped per
+  profile change). Written only from ``workspace.agents.v1``, whose key is the agent id, so one
+  replica at a time writes an agent's profile;
+- ``agent_loads`` (``_id`` = agent id): ``load`` per channel, ``active`` (one entry per held
+  ticket, keyed by the escaped ticket id), ``last_assigned_at`` and ``load_version`` (bumped per
+  reservation and release). Written by every replica, on any ticket's event;
 - ``assignments`` (``_id`` = ticket id): the ticket's routing facts (with the rule, step and
   requirement it waits under, its deadline, preferred agent and decliners), ``state``
   (waiting/offered/assigned/closed), ``agent_id``, ``team``, ``offer_id``,
   ``offer_expires_at``, ``next_step_at``, ``assigned_at``, ``announced``, ``reason``,
-  ``history`` (every queue, offer and transfer, in order) and ``version``.
+  ``history`` (every queue, offer and transfer, in order) and ``version``;
+- ``claims`` (``_id`` = what is being changed and from which version, e.g.
+  ``ticket:<id>:<version>``): held for the moment of one change.
 
-Every write is one conditional single-document update (no transactions: FerretDB has none):
-an agent's slot is taken only against the load and profile it was chosen on (``load_version``,
-``revision``), and a ticket changes state only from the version it was read at.
+No transactions (FerretDB has none), and no reliance on a conditional update being atomic:
+FerretDB applies one as a read and a write that another connection's update can fall between,
+so two replicas could both "win" the same compare-and-set, or one could write back a document
+the other had just changed. Every change of a load or an assignment therefore first inserts the
+claim for the version it starts from; the unique ``_id`` lets one writer through, the change is
+then made against that version, and the claim is deleted. A claim left by a replica that died
+between the two is taken over after ``CLAIM_STALE``. On MongoDB the claim is redundant with the
+conditional update, and costs one small insert and delete.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opora_shared.contracts.common import Channel, Priority, RequestType
 from opora_shared.contracts.workspace import AgentProfileChangedV1, Presence
-from opora_shared.mongo import Document, upsert
+from opora_shared.mongo import Document, insert_once
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from opora_routing.domain.model import Agent, Requirement, Routing, RoutingState, Ticket
 
-_AGENT_DEFAULTS: Document = {
-    "load": {},
-    "active": {},
-    "last_assigned_at": None,
-    "load_version": 0,
-}
+_NO_LOAD: Document = {"load": {}, "active": {}, "last_assigned_at": None, "load_version": 0}
+_LOAD_FIELDS = tuple(_NO_LOAD)
+
+CLAIM_STALE = timedelta(seconds=10)
+"""A claim older than this was left by a replica that died mid-change; another may take it."""
+
+RELEASE_ATTEMPTS = 20
+
+
+class Claims:
+    """Short-lived claims on "change X from version N": one writer each, by unique ``_id``."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._claims = collection
+
+    async def take(self, key: str) -> bool:
+        now = datetime.now(UTC)
+        if await insert_once(self._claims, {"_id": key, "at": now}):
+            return True
+        held = await self._claims.find_one({"_id": key})
+        if held is not None:
+            at: datetime = held["at"]
+            if now - (at if at.tzinfo else at.replace(tzinfo=UTC)) < CLAIM_STALE:
+                return False
+            await self._claims.delete_one({"_id": key, "at": held["at"]})
+        return await insert_once(self._claims, {"_id": key, "at": now})
+
+    async def drop(self, key: str) -> None:
+        await self._claims.delete_one({"_id": key})
 
 
 class MongoRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._agents = db["agents"]
+        self._loads = db["agent_loads"]
         self._assignments = db["assignments"]
+        self._claims = Claims(db["claims"])
 
     async def create_indexes(self) -> None:
         await self._assignments.create_index(
@@ -55,6 +92,16 @@ class MongoRepository:
         await self._assignments.create_index(
             [("agent_id", ASCENDING), ("state", ASCENDING)], name="by_agent"
         )
+        await self._move_loads_out_of_profiles()
+
+    async def _move_loads_out_of_profiles(self) -> None:
+        """Data written before loads had their own collection keeps them on the profile."""
+        async for doc in self._agents.find({"load_version": {"$exists": True}}):
+            moved = {k: doc.get(k, _NO_LOAD[k]) for k in _LOAD_FIELDS}
+            await insert_once(self._loads, {"_id": doc["_id"], **moved})
+            await self._agents.update_one(
+                {"_id": doc["_id"]}, {"$unset": dict.fromkeys(_LOAD_FIELDS, "")}
+            )
 
     # --- agents ---------------------------------------------------------------------------
 
@@ -71,7 +118,7 @@ class MongoRepository:
                     "capacity": {str(k): v for k, v in profile.capacity.items()},
                 },
                 "$inc": {"revision": 1},
-                "$setOnInsert": {"presence": Presence.OFFLINE.value, **_AGENT_DEFAULTS},
+                "$setOnInsert": {"presence": Presence.OFFLINE.value},
             },
             upsert=True,
         )
@@ -88,46 +135,74 @@ class MongoRepository:
                     "teams": [],
                     "capacity": {},
                     "revision": 0,
-                    **_AGENT_DEFAULTS,
                 },
             },
             upsert=True,
         )
 
     async def agents(self) -> list[Agent]:
-        return [_agent(doc) async for doc in self._agents.find({}).sort("_id", ASCENDING)]
+        loads = {doc["_id"]: doc async for doc in self._loads.find({})}
+        return [
+            _agent(doc, loads.get(doc["_id"]) or _NO_LOAD)
+            async for doc in self._agents.find({}).sort("_id", ASCENDING)
+        ]
 
     async def reserve(self, agent: Agent, ticket: Ticket, at: datetime) -> bool:
         channel = ticket.channel.value
         slot = f"active.{field_key(ticket.ticket_id)}"
-        result = await self._agents.update_one(
-            {
-                "_id": agent.agent_id,
-                "presence": Presence.ONLINE.value,
-                "revision": agent.revision,
-                "load_version": agent.load_version,
-                slot: {"$exists": False},
-            },
-            {
-                "$inc": {f"load.{channel}": 1, "load_version": 1},
-                "$set": {
-                    slot: {"ticket_id": ticket.ticket_id, "channel": channel, "at": at},
-                    "last_assigned_at": at,
-                },
-            },
+        current = await self._agents.find_one(
+            {"_id": agent.agent_id, "presence": Presence.ONLINE.value, "revision": agent.revision},
+            {"_id": 1},
         )
+        if current is None:
+            return False
+        key = f"load:{agent.agent_id}:{agent.load_version}"
+        if not await self._claims.take(key):
+            return False
+        try:
+            if agent.load_version == 0:
+                await insert_once(self._loads, {"_id": agent.agent_id, **_NO_LOAD})
+            result = await self._loads.update_one(
+                {
+                    "_id": agent.agent_id,
+                    "load_version": agent.load_version,
+                    slot: {"$exists": False},
+                },
+                {
+                    "$inc": {f"load.{channel}": 1, "load_version": 1},
+                    "$set": {
+                        slot: {"ticket_id": ticket.ticket_id, "channel": channel, "at": at},
+                        "last_assigned_at": at,
+                    },
+                },
+            )
+        finally:
+            await self._claims.drop(key)
         return result.modified_count == 1
 
     async def release(self, agent_id: str, ticket: Ticket) -> bool:
-        slot = f"active.{field_key(ticket.ticket_id)}"
-        result = await self._agents.update_one(
-            {"_id": agent_id, slot: {"$exists": True}},
-            {
-                "$inc": {f"load.{ticket.channel.value}": -1, "load_version": 1},
-                "$unset": {slot: ""},
-            },
-        )
-        return result.modified_count == 1
+        slot = field_key(ticket.ticket_id)
+        for attempt in range(RELEASE_ATTEMPTS):
+            doc = await self._loads.find_one({"_id": agent_id})
+            if doc is None or slot not in (doc.get("active") or {}):
+                return False
+            version = int(doc.get("load_version", 0))
+            key = f"load:{agent_id}:{version}"
+            if await self._claims.take(key):
+                try:
+                    result = await self._loads.update_one(
+                        {"_id": agent_id, "load_version": version},
+                        {
+                            "$inc": {f"load.{ticket.channel.value}": -1, "load_version": 1},
+                            "$unset": {f"active.{slot}": ""},
+                        },
+                    )
+                finally:
+                    await self._claims.drop(key)
+                if result.modified_count == 1:
+                    return True
+            await asyncio.sleep(0.005 * (attempt + 1))  # another replica is changing this load
+        raise RuntimeError(f"could not release {agent_id}'s slot for {ticket.ticket_id}; retrying")
 
     # --- assignments ----------------------------------------------------------------------
 
@@ -144,9 +219,12 @@ class MongoRepository:
             "version": 0,
             "history": [_entry(ticket.opened_at, "queued", queue=ticket.queue)],
         }
-        return _routing(
-            await upsert(self._assignments, {"_id": ticket.ticket_id}, {"$setOnInsert": doc})
-        )
+        if not await insert_once(self._assignments, {"_id": ticket.ticket_id, **doc}):
+            stored = await self._assignments.find_one({"_id": ticket.ticket_id})
+            if stored is None:
+                raise RuntimeError(f"assignment of {ticket.ticket_id} vanished")
+            return _routing(stored)
+        return _routing({"_id": ticket.ticket_id, **doc})
 
     async def get(self, ticket_id: str) -> Routing | None:
         doc = await self._assignments.find_one({"_id": ticket_id})
@@ -210,22 +288,58 @@ class MongoRepository:
         update: Document = {"$set": changes, "$inc": {"version": 1}}
         if history is not None:
             update["$push"] = {"history": history}
-        doc = await self._assignments.find_one_and_update(
-            {"_id": routing.ticket.ticket_id, "version": routing.version},
-            update,
-            return_document=ReturnDocument.AFTER,
-        )
+        key = _ticket_claim(routing)
+        if not await self._claim_while_current(key, routing):
+            return None
+        try:
+            doc = await self._assignments.find_one_and_update(
+                {"_id": routing.ticket.ticket_id, "version": routing.version},
+                update,
+                return_document=ReturnDocument.AFTER,
+            )
+        finally:
+            await self._claims.drop(key)
         return _routing(doc) if doc else None
+
+    async def _claim_while_current(self, key: str, routing: Routing) -> bool:
+        """Take the claim on changing ``routing`` from its version, waiting while another
+        writer holds it; False once the record has moved past that version."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CLAIM_STALE.total_seconds() + 1
+        pause = 0.002
+        while not await self._claims.take(key):
+            current = await self._assignments.find_one(
+                {"_id": routing.ticket.ticket_id}, {"version": 1}
+            )
+            if current is None or int(current.get("version", 0)) != routing.version:
+                return False
+            if loop.time() > deadline:
+                raise RuntimeError(f"{key} stays claimed; retrying later")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
+        return True
 
     async def history(self, ticket_id: str) -> list[Document]:
         doc = await self._assignments.find_one({"_id": ticket_id}, {"history": 1})
         return list((doc or {}).get("history") or [])
 
     async def mark_announced(self, routing: Routing) -> None:
-        await self._assignments.update_one(
-            {"_id": routing.ticket.ticket_id, "version": routing.version},
-            {"$set": {"announced": True}},
-        )
+        """Under the same claim as a change, so that it never writes back a state changed
+        meanwhile; a record already past this version is left for the next dispatch."""
+        key = _ticket_claim(routing)
+        if not await self._claim_while_current(key, routing):
+            return
+        try:
+            await self._assignments.update_one(
+                {"_id": routing.ticket.ticket_id, "version": routing.version},
+                {"$set": {"announced": True}},
+            )
+        finally:
+            await self._claims.drop(key)
+
+
+def _ticket_claim(routing: Routing) -> str:
+    return f"ticket:{routing.ticket.ticket_id}:{routing.version}"
 
 
 def _entry(at: datetime, what: str, **details: Any) -> Document:
@@ -269,10 +383,10 @@ def _ticket_doc(ticket: Ticket) -> Document:
     }
 
 
-def _agent(doc: Document) -> Agent:
+def _agent(doc: Document, loads: Document) -> Agent:
     capacity: dict[str, Any] = doc.get("capacity") or {}
-    load: dict[str, Any] = doc.get("load") or {}
-    active: dict[str, Any] = doc.get("active") or {}
+    load: dict[str, Any] = loads.get("load") or {}
+    active: dict[str, Any] = loads.get("active") or {}
     return Agent(
         agent_id=doc["_id"],
         presence=Presence(doc.get("presence", Presence.OFFLINE.value)),
@@ -284,9 +398,9 @@ def _agent(doc: Document) -> Agent:
         load={Channel(k): int(v) for k, v in load.items() if k in _CHANNELS},
         active=frozenset(entry["ticket_id"] for entry in active.values()),
         held_since={e["ticket_id"]: e["at"] for e in active.values() if e.get("at") is not None},
-        last_assigned_at=doc.get("last_assigned_at"),
+        last_assigned_at=loads.get("last_assigned_at"),
         revision=int(doc.get("revision", 0)),
-        load_version=int(doc.get("load_version", 0)),
+        load_version=int(loads.get("load_version", 0)),
     )
 
 

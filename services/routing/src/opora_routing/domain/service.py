@@ -210,7 +210,9 @@ async def _close(routing: Routing, desk: Desk, at: datetime) -> None:
             routing = closed
             break
         routing = await desk.repo.get(routing.ticket.ticket_id) or routing
-    if routing.agent_id is not None:  # always: the first attempt may have stopped here
+    if routing.state is not RoutingState.CLOSED:
+        raise RuntimeError(f"ticket {routing.ticket.ticket_id} kept changing while closing")
+    if routing.agent_id is not None:  # also on a repeat: the first attempt may have stopped here
         await desk.repo.release(routing.agent_id, routing.ticket)
     desk.timers.cancel(_offer_timer(routing.ticket.ticket_id))
     desk.timers.cancel(_step_timer(routing.ticket.ticket_id))
