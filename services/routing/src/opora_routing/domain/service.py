@@ -151,8 +151,8 @@ async def route_ticket(opened: TicketOpenedV1, desk: Desk) -> Routing:
     due = opened.occurred_at + placement.next_step_in if placement.next_step_in else None
     routing = await desk.repo.track(ticket, due)
     if routing.state is RoutingState.WAITING:
-        await dispatch(desk)
-        routing = await desk.repo.get(ticket.ticket_id) or routing
+        offered = {r.ticket.ticket_id: r for r in await dispatch(desk)}
+        routing = offered.get(ticket.ticket_id) or await desk.repo.get(ticket.ticket_id) or routing
         if routing.state is RoutingState.WAITING:
             await _announce_queued(routing, desk, "no eligible agent is free")
             _arm_step(routing, desk)
@@ -465,32 +465,35 @@ async def _return_to_queue(
 
 async def dispatch(desk: Desk) -> list[Routing]:
     """Repair what a crash left, then offer waiting tickets while agents have room."""
-    offered = await _repair(desk)
-    for _ in range(DISPATCH_ROUNDS):
+    offered = await _announce_unannounced(desk)
+    agents = await desk.repo.agents()
+    if await _free_orphan_slots(agents, desk):
         agents = await desk.repo.agents()
+    for _ in range(DISPATCH_ROUNDS):
         if not any(a.presence is Presence.ONLINE for a in agents):
             break
-        waiting = [r.ticket for r in await desk.repo.waiting()]
-        matches = plan(waiting, agents, desk.rules.capacity, desk.now(), desk.rules.strategy)
+        waiting = {r.ticket.ticket_id: r for r in await desk.repo.waiting()}
+        tickets = [r.ticket for r in waiting.values()]
+        matches = plan(tickets, agents, desk.rules.capacity, desk.now(), desk.rules.strategy)
         lost_race = False
         for match in matches:
-            routing = await _offer(match.ticket, match.agent, match.choice, desk)
+            routing = await _offer(waiting[match.ticket.ticket_id], match.agent, match.choice, desk)
             if routing is None:
                 lost_race = True
             else:
                 offered.append(routing)
         if not lost_race:
             break
+        agents = await desk.repo.agents()
     return offered
 
 
-async def _offer(ticket: Ticket, agent: Agent, choice: Choice, desk: Desk) -> Routing | None:
+async def _offer(current: Routing, agent: Agent, choice: Choice, desk: Desk) -> Routing | None:
+    """Take the agent's slot, then move the ticket from the version the plan read to offered;
+    whichever step loses a race gives the slot back and leaves the ticket to the re-plan."""
     now = desk.now()
+    ticket = current.ticket
     if not await desk.repo.reserve(agent, ticket, now):
-        return None
-    current = await desk.repo.get(ticket.ticket_id)
-    if current is None or current.state is not RoutingState.WAITING:
-        await desk.repo.release(agent.agent_id, ticket)
         return None
     offer_id = offer_id_for(ticket.ticket_id, agent.agent_id, current.version)
     expires = now + desk.rules.offer_timeout(ticket.channel)
@@ -514,20 +517,25 @@ async def _offer(ticket: Ticket, agent: Agent, choice: Choice, desk: Desk) -> Ro
     return offered
 
 
-async def _repair(desk: Desk) -> list[Routing]:
-    """Announce what was not announced; adopt or free slots a crash left behind."""
+async def _announce_unannounced(desk: Desk) -> list[Routing]:
+    """Publish offers and assignments stored by a replica that stopped before publishing."""
     repaired = await desk.repo.unannounced()
     for routing in repaired:
         await _announce(routing, desk)
-    agents = await desk.repo.agents()
+    return repaired
+
+
+async def _free_orphan_slots(agents: list[Agent], desk: Desk) -> bool:
+    """Free slots that a crash left without a matching offer or assignment (the queue gets them
+    back); True when it freed any."""
     held = {ticket_id for agent in agents for ticket_id in agent.active}
     if not held:
-        return repaired
+        return False
     found = reconcile(agents, await desk.repo.find(held), desk.now())
+    freed = False
     for routing, agent in found.release + found.adopt:
-        # A slot without a matching offer or assignment: free it; the queue gets it back.
-        await desk.repo.release(agent.agent_id, routing.ticket)
-    return repaired
+        freed = await desk.repo.release(agent.agent_id, routing.ticket) or freed
+    return freed
 
 
 async def recover(desk: Desk) -> int:
