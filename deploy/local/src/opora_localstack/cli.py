@@ -68,7 +68,8 @@ def _endpoints(settings: StackSettings, infra: LocalInfra, data_dir: Path) -> di
     host = settings.host
     endpoints = {
         "Kafka bootstrap": infra.bootstrap_servers,
-        "MongoDB URI": f"{infra.mongodb_uri}{settings.mongodb_database}",
+        "MongoDB URI": f"{infra.mongodb_uri} (a database per service: "
+        f"{settings.mongodb_database}_<service>)",
         "SMTP catcher": f"{host}:{settings.smtp_port} (mail in {data_dir / 'mail'})",
         "Data dir": str(data_dir),
         "Logs": f"{data_dir / 'logs'}, {infra.kafka.log_file}, {infra.ferretdb.log_file}",
@@ -134,6 +135,7 @@ def cmd_up(settings: StackSettings, with_services: bool) -> int:
             kafka_bootstrap_servers=infra.bootstrap_servers,
             mongodb_uri=infra.mongodb_uri,
             mongodb_database=settings.mongodb_database,
+            per_service_database=True,
             http_host=settings.host,
             log_level=settings.log_level,
             smtp_host=settings.host,

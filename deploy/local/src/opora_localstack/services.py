@@ -35,6 +35,8 @@ class ServiceEnv:
     kafka_bootstrap_servers: str
     mongodb_uri: str
     mongodb_database: str = "opora"
+    per_service_database: bool = False
+    """Give each service its own database, ``<mongodb_database>_<service>``."""
     http_host: str = "127.0.0.1"
     log_level: str = "INFO"
     smtp_host: str = "127.0.0.1"
@@ -44,12 +46,19 @@ class ServiceEnv:
     feedback_public_url: str = "http://127.0.0.1:8005"
 
 
+def service_database(prefix: str, service: str) -> str:
+    """A database per service, so no service can touch another's collections."""
+    return f"{prefix}_{service}"
+
+
 def service_env(name: str, port: int, infra: ServiceEnv) -> dict[str, str]:
     """The ``OPORA_<SERVICE>_*`` variables for one service."""
     values: dict[str, str] = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         "MONGODB_URI": infra.mongodb_uri,
-        "MONGODB_DATABASE": infra.mongodb_database,
+        "MONGODB_DATABASE": service_database(infra.mongodb_database, name)
+        if infra.per_service_database
+        else infra.mongodb_database,
         "HTTP_HOST": infra.http_host,
         "HTTP_PORT": str(port),
         "LOG_LEVEL": infra.log_level,

@@ -38,6 +38,21 @@ def test_service_env_uses_the_service_prefix() -> None:
     }
 
 
+def test_the_local_stack_gives_each_service_its_own_database() -> None:
+    infra = ServiceEnv(
+        kafka_bootstrap_servers="127.0.0.1:19092",
+        mongodb_uri="mongodb://h:1/",
+        per_service_database=True,
+    )
+
+    databases = {
+        service_env(n, 8000, infra)[f"OPORA_{n.upper()}_MONGODB_DATABASE"]
+        for n in ("intake", "feedback")
+    }
+
+    assert databases == {"opora_intake", "opora_feedback"}
+
+
 def test_only_notifications_gets_smtp() -> None:
     env = service_env("notifications", 8004, INFRA)
 
