@@ -29,7 +29,7 @@ from opora_shared.contracts.routing import (
     TicketOfferRevokedV1,
     TicketQueuedV1,
 )
-from opora_shared.contracts.sla import Metric, SlaAppliedV1, SlaBreachedV1, Target
+from opora_shared.contracts.sla import Metric, SlaAppliedV1, SlaBreachedV1, SlaWarningV1, Target
 from opora_shared.contracts.tickets import TicketStatusChangedV1
 from opora_shared.contracts.workspace import (
     AgentPresenceChangedV1,
@@ -330,6 +330,38 @@ async def test_an_sla_breach_makes_the_ticket_urgent_and_escalates_it(desk) -> N
 
     assert desk.repo.routings["t-1"].ticket.priority is Priority.URGENT
     assert published(desk, TicketEscalatedV1)[0].queue == "escalations"
+
+
+def warning(ticket_id: str, threshold: str, cycle: int = 1) -> SlaWarningV1:
+    return SlaWarningV1(
+        ticket_id=ticket_id,
+        policy_id="p",
+        policy_version=1,
+        metric=Metric.NEXT_REPLY,
+        due_at=T0,
+        elapsed_s=2700,
+        remaining_s=900,
+        threshold=threshold,
+        cycle=cycle,
+    )
+
+
+async def test_two_warnings_of_one_deadline_raise_the_priority_once(desk) -> None:
+    await route_ticket(opened("t-1"), desk)
+
+    await on_sla_alert(warning("t-1", "75%"), desk)
+    await on_sla_alert(warning("t-1", "15m"), desk)
+
+    assert desk.repo.routings["t-1"].ticket.priority is Priority.HIGH
+
+
+async def test_a_warning_of_the_next_cycle_raises_the_priority_again(desk) -> None:
+    await route_ticket(opened("t-1"), desk)
+
+    await on_sla_alert(warning("t-1", "75%", cycle=1), desk)
+    await on_sla_alert(warning("t-1", "75%", cycle=2), desk)
+
+    assert desk.repo.routings["t-1"].ticket.priority is Priority.URGENT
 
 
 def breach(ticket_id: str) -> SlaBreachedV1:

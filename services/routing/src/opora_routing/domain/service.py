@@ -294,9 +294,9 @@ async def on_sla_alert(alert: SlaWarningV1 | SlaBreachedV1, desk: Desk) -> None:
     routing = await desk.repo.get(alert.ticket_id)
     if routing is None or routing.state is RoutingState.CLOSED:
         return
-    if any(h.get("event") == alert.event_id for h in await desk.repo.history(alert.ticket_id)):
-        return  # a redelivered alert: its escalation is applied already
     kind: Literal["warning", "breach"] = "breach" if isinstance(alert, SlaBreachedV1) else "warning"
+    if any(_same_alert(h, alert, kind) for h in await desk.repo.history(alert.ticket_id)):
+        return  # a redelivery, or another warning of the same deadline: applied already
     decision = desk.rules.escalate(routing.ticket, kind)
     ticket = replace(routing.ticket, priority=decision.priority)
     moves = decision.queue is not None and routing.state is RoutingState.WAITING
@@ -316,7 +316,11 @@ async def on_sla_alert(alert: SlaWarningV1 | SlaBreachedV1, desk: Desk) -> None:
         routing,
         ticket=ticket,
         history=_history(
-            alert.occurred_at, f"sla_{kind}", metric=alert.metric.value, event=alert.event_id
+            alert.occurred_at,
+            f"sla_{kind}",
+            metric=alert.metric.value,
+            cycle=alert.cycle,
+            event=alert.event_id,
         ),
     )
     if changed is None:
@@ -335,6 +339,20 @@ async def on_sla_alert(alert: SlaWarningV1 | SlaBreachedV1, desk: Desk) -> None:
         )
     )
     await dispatch(desk)
+
+
+def _same_alert(
+    entry: dict[str, Any], alert: SlaWarningV1 | SlaBreachedV1, kind: Literal["warning", "breach"]
+) -> bool:
+    """An escalation already applied for this alert: the same event, or (a policy may warn at
+    75 % and again 15 minutes before) the same kind of alert on the same deadline."""
+    if entry.get("event") == alert.event_id:
+        return True
+    return (
+        entry.get("what") == f"sla_{kind}"
+        and entry.get("metric") == alert.metric.value
+        and entry.get("cycle") == alert.cycle
+    )
 
 
 # --- agents -----------------------------------------------------------------------------------
