@@ -170,7 +170,7 @@ async def test_a_request_travels_through_all_five_services(
     assert opened["number"] == response.json()["number"]
     assert offered["agent_id"] == agent_id
     assert assigned["offer_id"] == offered["offer_id"]
-    assert [t["metric"] for t in applied["targets"]] == ["first_reply"]
+    assert "first_reply" in [t["metric"] for t in applied["targets"]]
     assert sent["intent"] == "ticket.acknowledged"
     acknowledgement = await _mail_to(services.smtp, f"ivan.{RUN}@example.com")
     assert opened["number"] in str(acknowledgement["Subject"])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from opora_shared.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -11,3 +14,17 @@ class Settings(ServiceSettings):
 
     service_name: str = "sla"
     http_port: int = 8003
+    policies_file: Path | None = Field(
+        default=None,
+        description="The SLA policies (YAML), reloaded on change; the packaged ones if unset",
+    )
+    calendars_file: Path | None = Field(
+        default=None,
+        description="The business calendars (YAML), reloaded on change; the packaged ones if unset",
+    )
+    timer_concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=10_000,
+        description="Timers whose tickets are settled at once (their writes share the store)",
+    )

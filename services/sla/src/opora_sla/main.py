@@ -1,6 +1,10 @@
-"""sla's wiring: settings, broker, MongoDB, timer scheduler, handlers and HTTP routes."""
+"""sla's wiring: settings, broker, MongoDB, policy files, the timer scheduler, handlers and HTTP
+routes in one factory."""
 
 from __future__ import annotations
+
+import asyncio
+from importlib import resources
 
 from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
@@ -10,13 +14,17 @@ from opora_shared.messaging import connect
 from opora_shared.mongo import MongoConnection
 from opora_shared.service import ServiceParts, build_app, run_service
 from opora_shared.settings import ServiceSettings
-from opora_shared.timers import TimerScheduler
 
 from opora_sla import handlers
-from opora_sla.adapters.repository import MongoRepository
+from opora_sla.adapters.policy_files import PolicyFiles
+from opora_sla.adapters.repository import MongoRepository, MongoVersions
+from opora_sla.adapters.scheduler import HeapScheduler
 from opora_sla.config import Settings
 from opora_sla.domain import service
-from opora_sla.entrypoints.http import build_router
+from opora_sla.domain.calendars.files import PACKAGE, SHIPPED_DIRECTORY
+from opora_sla.domain.policies import SlaConfig
+from opora_sla.domain.service import Desk
+from opora_sla.entrypoints.http import TimersRead, build_router
 
 NAME = "sla"
 
@@ -30,25 +38,63 @@ def create_app(
     )
     db = MongoConnection(settings)
     repo = MongoRepository(db.db)
-    scheduler = TimerScheduler()
+    versions = MongoVersions(db.db)
+    policies = PolicyFiles(versions, settings.policies_file, settings.calendars_file)
+    scheduler = HeapScheduler(concurrency=settings.timer_concurrency)
+    desk = Desk(repo=repo, publisher=publisher, timers=scheduler, policies=policies)
 
+    async def fire(ticket_id: str, partition: int) -> None:
+        await service.fire(ticket_id, desk, partition)
+
+    scheduler.bind(fire)
+    ownership = handlers.Ownership(desk, scheduler)
     router = KafkaRouter()
-    handlers.register(router, repo, publisher, scheduler)
+    handlers.register(router, desk, ownership)
     broker.include_router(router)
+    watching: list[asyncio.Task[None]] = []
 
-    async def rearm_timers() -> None:
-        # Runs before the broker starts: timers already due retry their publication until it
-        # is up (the scheduler's backoff), rather than being lost.
-        await service.recover(repo, publisher, scheduler)
+    async def on_policies_change(_: SlaConfig) -> None:
+        await ownership.rescore()
 
+    async def register_version() -> None:
+        await policies.register()
+
+    async def start_watching() -> None:
+        watching.append(asyncio.create_task(policies.watch(on_policies_change)))
+
+    async def stop_watching() -> None:
+        for task in watching:
+            task.cancel()
+        await asyncio.gather(*watching, return_exceptions=True)
+
+    def timers() -> TimersRead:
+        return TimersRead(
+            partitions=sorted(ownership.owned), armed=len(scheduler), next_due_at=scheduler.next_at
+        )
+
+    calendars = settings.calendars_file
     return build_app(
         ServiceParts(
             name=NAME,
-            description="Applies SLA policies to tickets and raises warnings and breaches on time.",
+            description="Applies SLA policies to tickets and raises warnings, breaches and "
+            "escalations the moment they are due.",
             broker=broker,
-            routers=[build_router(repo)],
-            on_startup=[repo.create_indexes, rearm_timers],
-            on_shutdown=[scheduler.shutdown],
+            routers=[
+                build_router(
+                    desk,
+                    history=versions.history,
+                    calendars_directory=(
+                        resources.files(PACKAGE).joinpath(SHIPPED_DIRECTORY)
+                        if calendars is None
+                        else calendars.parent
+                    ),
+                    timers=timers,
+                )
+            ],
+            # Timers are armed when the consumer group assigns partitions (handlers.Ownership),
+            # once the broker is up: a replica arms only the timers of the tickets it owns.
+            on_startup=[repo.create_indexes, register_version, start_watching],
+            on_shutdown=[stop_watching, ownership.stop, scheduler.shutdown],
             mongo=db,
             tracer_provider=tracer_provider,
         )

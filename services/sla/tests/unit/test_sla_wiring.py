@@ -1,6 +1,9 @@
-"""sla's Kafka wiring, in memory: a ticket record in, SlaAppliedV1 out on sla.events.v1."""
+"""sla's Kafka wiring, in memory: records on both consumed topics become facts of their ticket,
+and what sla decides comes out on sla.events.v1 keyed by ticket."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from faststream import Context
 from faststream.kafka import KafkaRouter, TestKafkaBroker
@@ -10,16 +13,18 @@ from opora_shared.messaging import connect
 from opora_shared.settings import ServiceSettings
 from opora_shared.testing import deliver
 from opora_sla import handlers
+from opora_sla.domain.service import Desk
 
-from ..conftest import opened
+from ..conftest import T0, assigned, opened
 
 
-async def test_an_opened_ticket_record_produces_sla_applied_keyed_by_ticket(
-    repo, scheduler
+async def test_ticket_and_routing_records_reach_the_ticket_and_sla_answers_keyed_by_it(
+    repo, scheduler, policies, clock
 ) -> None:
     broker, publisher = connect("sla", ServiceSettings(), publishes=SLA_EVENTS)
+    desk = Desk(repo=repo, publisher=publisher, timers=scheduler, policies=policies, now=clock.now)
     router = KafkaRouter()
-    handlers.register(router, repo, publisher, scheduler)
+    handlers.register(router, desk, handlers.Ownership(desk, scheduler))
     broker.include_router(router)
     seen: list[tuple[bytes, str]] = []
 
@@ -31,12 +36,14 @@ async def test_an_opened_ticket_record_produces_sla_applied_keyed_by_ticket(
     ) -> None:
         seen.append((key, ce_type))
 
-    ticket = opened("t-1")
     async with TestKafkaBroker(broker) as test_broker:
-        await deliver(test_broker, ticket)
+        await deliver(test_broker, opened("t-1"))
+        await deliver(test_broker, assigned("t-1", at=T0 + timedelta(minutes=1), team="tier2"))
 
-        on_sla.mock.assert_called_once()
-        applied = SlaAppliedV1.model_validate(on_sla.mock.call_args.args[0])
+        applied = SlaAppliedV1.model_validate(on_sla.mock.call_args_list[0].args[0])
         assert applied.ticket_id == "t-1"
-        assert seen == [(b"t-1", SlaAppliedV1.ce_type)]
-        assert "t-1:first_reply:breach" in scheduler.planned
+        assert seen[0] == (b"t-1", SlaAppliedV1.ce_type)
+        stored = await repo.load("t-1")
+        assert stored is not None
+        assert [fact.kind.value for fact in stored.facts] == ["opened", "assigned"]
+        assert "t-1" in scheduler

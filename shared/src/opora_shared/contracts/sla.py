@@ -44,6 +44,11 @@ class SlaAppliedV1(SlaEvent):
 
     calendar_id: Id
     targets: tuple[Target, ...]
+    reason: ShortText | None = Field(
+        default=None,
+        description="What made sla announce the targets (again): the ticket opened, a new "
+        "policy version, a priority or team change, a status that paused or resumed a clock",
+    )
 
 
 class SlaMetricEvent(SlaEvent):
@@ -51,6 +56,16 @@ class SlaMetricEvent(SlaEvent):
     due_at: AwareDatetime
     elapsed_s: int = Field(ge=0, description="Time used on the metric's clock")
     remaining_s: int = Field(description="Time left; negative after a breach")
+    cycle: int | None = Field(
+        default=None,
+        ge=1,
+        description="Which occurrence of the metric: next reply and periodic update start "
+        "again at every customer message or agent reply",
+    )
+    target_s: int | None = Field(default=None, gt=0, description="The target, in seconds")
+    business_hours: bool | None = Field(
+        default=None, description="Counted in business hours (False: calendar hours)"
+    )
 
 
 class SlaWarningV1(SlaMetricEvent):
@@ -73,6 +88,9 @@ class SlaFulfilledV1(SlaMetricEvent):
     ce_type: ClassVar[str] = "opora.sla.fulfilled.v1"
 
     breached: bool = False
+    fulfilled_by: ShortText | None = Field(
+        default=None, description="What fulfilled it: 'reply <id>', 'solved' or 'closed'"
+    )
 
 
 SLA_EVENTS: tuple[type[SlaEvent], ...] = (

@@ -1,1 +1,1 @@
-"""sla's adapters: MongoDB storage and the in-process timer scheduler."""
+"""sla's adapters: MongoDB storage, the heap timer scheduler, the policy files."""

@@ -1,162 +1,244 @@
-"""sla's use cases as plain functions over the ports: apply a policy, take a reply, fire timers.
+"""sla's use cases as plain functions over the ports: take a ticket fact, look at a ticket when
+its clock reaches a point, re-score it under new policies, take over a partition's timers.
 
-Kafka redelivery repeats the ticket-driven steps; the clock-driven ones (warning, breach) are
-made at-least-once by the timer document itself: the state change is recorded first, the
-publication after, and a timer whose event is not yet published stays pending, so start-up
-arms it again and it publishes under the same id.
+Each of them *settles* one ticket, under that ticket's lock: read its record, add the new fact,
+measure the timeline under the policies in force, decide what is new
+(:func:`~opora_sla.domain.decisions.decide`), announce it (ledger entries inserted under their
+ids, events published, outcomes stored), then write the record from the revision it was read
+at, and plan the ticket's timer.
+
+Nothing is lost, and what is announced again carries the same id:
+
+- the record, which says what was announced, is written only after the announcements; a crash
+  before it leaves the cause in place (the Kafka record is delivered again, the timer is still
+  due, the version has not moved), and settling again decides the same entries under the same
+  ids: the ledger keeps the first, consumers drop the repeated events;
+- the ticket's timer document moves *earlier* before the record is written and *later* only
+  after, so a crash leaves a timer that fires too early (harmless: it settles the ticket again)
+  and never one that fires too late.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import datetime
-from functools import partial
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
 
-from opora_shared.contracts.base import utc_now
-from opora_shared.contracts.sla import (
-    Metric,
-    SlaAppliedV1,
-    SlaBreachedV1,
-    SlaFulfilledV1,
-    SlaWarningV1,
-    Target,
-)
-from opora_shared.contracts.tickets import TicketOpenedV1, TicketRepliedV1
+from opora_shared.contracts import EVENTS_BY_TYPE
+from opora_shared.contracts.base import Event, utc_now
 from opora_shared.ports import Clock, Publisher
 
-from opora_sla.domain.model import Timer, TimerState, sla_event_id, timer_key
-from opora_sla.domain.policy import apply_policy
-from opora_sla.domain.ports import Repository, Scheduler
+from opora_sla.domain.decisions import decide
+from opora_sla.domain.metrics import Evaluation, evaluate
+from opora_sla.domain.model import Decision, LedgerEntry, TicketRecord, TimerRow
+from opora_sla.domain.policies import SlaConfig
+from opora_sla.domain.ports import Policies, Repository, Timers
+from opora_sla.domain.timeline import Fact, cause_of
 
 log = logging.getLogger(__name__)
 
-
-async def apply_sla(
-    opened: TicketOpenedV1,
-    repo: Repository,
-    publisher: Publisher,
-    scheduler: Scheduler,
-    now: Clock = utc_now,
-) -> SlaAppliedV1:
-    """Arm the ticket's timers (an existing timer is never moved) and announce the targets."""
-    policy = apply_policy(opened.ticket_id, opened.priority, opened.occurred_at, now())
-    timers = [await repo.arm(timer) for timer in policy.timers]
-    for timer in timers:
-        arm(timer, repo, publisher, scheduler)
-    event = applied_event(timers)
-    await publisher.publish(event)
-    return event
+SETTLE_ATTEMPTS = 5
 
 
-async def record_reply(
-    reply: TicketRepliedV1, repo: Repository, publisher: Publisher, scheduler: Scheduler
+class ConcurrentChangeError(RuntimeError):
+    """Another writer changed the ticket every time it was read; the caller retries later."""
+
+
+class TicketLocks:
+    """One lock per ticket, held while it is settled, so a timer and a Kafka event of the same
+    ticket never interleave in this process. Locks are dropped when nobody holds or awaits
+    them."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+@dataclass
+class Desk:
+    """What the use cases work with."""
+
+    repo: Repository
+    publisher: Publisher
+    timers: Timers
+    policies: Policies
+    now: Clock = utc_now
+    locks: TicketLocks = field(default_factory=TicketLocks)
+
+
+async def record_fact(
+    fact: Fact, ticket_id: str, desk: Desk, *, partition: int | None = None
 ) -> None:
-    """A public reply fulfils an armed first-reply timer, or breaches it when it came too late."""
-    if not reply.public:
-        return
-    key = timer_key(reply.ticket_id, Metric.FIRST_REPLY)
-    timer = await repo.get(key)
-    if timer is None:
-        log.info("reply to a ticket without SLA timers", extra={"ticket": reply.ticket_id})
-        return
-    if timer.state is TimerState.ARMED:
-        if not timer.met_by(reply.occurred_at):
-            await fire_breach(key, repo, publisher)
+    """A ticket event arrived (at least once): add its fact and settle the ticket."""
+    async with desk.locks.hold(ticket_id):
+        await _settle(ticket_id, desk, fact=fact, partition=partition, cause=cause_of(fact))
+
+
+async def fire(ticket_id: str, desk: Desk, partition: int | None = None) -> None:
+    """A ticket's timer is due: announce what its clocks reached and plan the next point. A
+    ticket measured under an older version of the policies is re-scored on the way."""
+    async with desk.locks.hold(ticket_id):
+        await _settle(ticket_id, desk, cause=None, partition=partition)
+
+
+async def adopt(partitions: Collection[int], desk: Desk) -> list[tuple[str, int]]:
+    """This replica now owns ``partitions``: arm their tickets' timers from the store. Returns
+    the tickets (and partitions) measured under another version than the one in force: look
+    at them at once, which re-scores them."""
+    began = time.monotonic()
+    rows = await desk.repo.timers(partitions)
+    for row in rows:
+        if row.due_at is not None:
+            desk.timers.arm(row.ticket_id, row.due_at, row.partition)
+    version = desk.policies.current.version
+    stale = [(row.ticket_id, row.partition) for row in rows if row.version != version]
+    log.info(
+        "armed SLA timers",
+        extra={
+            "partitions": sorted(partitions),
+            "timers": len(rows),
+            "stale": len(stale),
+            "seconds": round(time.monotonic() - began, 3),
+        },
+    )
+    return stale
+
+
+async def stale(partitions: Collection[int], desk: Desk) -> list[tuple[str, int]]:
+    """The tickets of ``partitions`` measured under another version than the one in force."""
+    version = desk.policies.current.version
+    rows = await desk.repo.timers(partitions)
+    return [(row.ticket_id, row.partition) for row in rows if row.version != version]
+
+
+async def measure(ticket_id: str, desk: Desk) -> tuple[TicketRecord, Evaluation] | None:
+    """Where a ticket's metrics stand now (for reading; nothing is written)."""
+    record = await desk.repo.load(ticket_id)
+    if record is None:
+        return None
+    return record, evaluate(record.facts, desk.policies.current, desk.now())
+
+
+async def _settle(
+    ticket_id: str,
+    desk: Desk,
+    *,
+    cause: str | None,
+    fact: Fact | None = None,
+    partition: int | None = None,
+) -> None:
+    for _ in range(SETTLE_ATTEMPTS):
+        stored = await desk.repo.load(ticket_id)
+        if stored is None and fact is None:  # a timer left by a ticket no longer stored
+            await _place_timer(TicketRecord(ticket_id, partition=partition), desk)
             return
-        timer = await repo.mark_fulfilled(key, reply.occurred_at, reply.reply_id) or timer
-    if timer.state is TimerState.FULFILLED and timer.fulfilled_by == reply.reply_id:
-        scheduler.cancel(f"{key}:warning")
-        scheduler.cancel(f"{key}:breach")
-        await publisher.publish(fulfilled_event(timer))
-
-
-async def fire_warning(key: str, repo: Repository, publisher: Publisher) -> None:
-    timer = await repo.mark_warned(key) or await repo.get(key)
-    if timer is None or not timer.warned or timer.warning_published:
-        return
-    await publisher.publish(warning_event(timer))
-    await repo.mark_published(key, "warning")
-
-
-async def fire_breach(key: str, repo: Repository, publisher: Publisher) -> None:
-    timer = await repo.mark_breached(key) or await repo.get(key)
-    if timer is None or timer.state is not TimerState.BREACHED or timer.breach_published:
-        return
-    await publisher.publish(breached_event(timer))
-    await repo.mark_published(key, "breach")
-
-
-def arm(timer: Timer, repo: Repository, publisher: Publisher, scheduler: Scheduler) -> None:
-    """Plan the timer's pending warning and breach on the scheduler."""
-    if timer.warning_pending:
-        scheduler.schedule(
-            f"{timer.key}:warning", timer.warn_at, partial(fire_warning, timer.key, repo, publisher)
+        record = stored or TicketRecord(ticket_id, partition=partition)
+        if record.partition is None and partition is not None:
+            record = replace(record, partition=partition)
+        new = fact if fact is not None and fact.id not in record.fact_ids else None
+        facts = (*record.facts, new) if new is not None else record.facts
+        config = desk.policies.current
+        if cause is None:
+            cause = "clock" if record.version in (None, config.version) else rescored(config)
+        now = desk.now()
+        # Facts are known to have happened: one stamped a little ahead of this clock counts.
+        evaluation = evaluate(facts, config, max([now, *(f.at for f in facts)]))
+        decision = decide(
+            record,
+            facts,
+            evaluation,
+            config,
+            now=now,
+            at=new.at if new is not None else now,
+            cause=cause,
         )
-    if timer.breach_pending:
-        scheduler.schedule(
-            f"{timer.key}:breach", timer.due_at, partial(fire_breach, timer.key, repo, publisher)
-        )
+        if decision is None and record == stored:
+            await _place_timer(record, desk)
+            return
+        updated = replace(decision.record if decision else record, revision=record.revision + 1)
+        if updated.next_due is not None and (
+            record.next_due is None or updated.next_due < record.next_due
+        ):
+            await _write_timer(updated, desk, version=record.version)
+        if decision is not None:
+            await _announce(decision, desk)
+        expected = None if stored is None else stored.revision
+        if not await desk.repo.save(updated, expected_revision=expected):
+            log.info("ticket changed while settling; reading it again", extra={"ticket": ticket_id})
+            continue
+        if _timer_of(updated) != _timer_of(record):
+            await _place_timer(updated, desk)
+        elif updated.next_due is not None:
+            desk.timers.arm(ticket_id, updated.next_due, updated.partition or 0)
+        return
+    raise ConcurrentChangeError(f"ticket {ticket_id} kept changing while being settled")
 
 
-async def recover(repo: Repository, publisher: Publisher, scheduler: Scheduler) -> int:
-    """Start-up: arm every timer with something still to fire or to publish."""
-    timers = await repo.pending()
-    for timer in timers:
-        arm(timer, repo, publisher, scheduler)
-    log.info("re-armed SLA timers", extra={"timers": len(timers)})
-    return len(timers)
+async def _announce(decision: Decision, desk: Desk) -> None:
+    """Insert the ledger entries, publish their events, store the outcomes. Every step may be
+    repeated after a crash: entries are keyed, events carry derived ids, outcomes are replaced."""
+    if decision.entries:
+        await desk.repo.append_ledger(decision.entries)
+    for entry in decision.entries:
+        event = event_of(entry)
+        if event is not None:
+            await desk.publisher.publish(event)
+    if decision.outcomes:
+        await desk.repo.put_outcomes(decision.outcomes)
 
 
-def applied_event(timers: list[Timer]) -> SlaAppliedV1:
-    first = timers[0]
-    return SlaAppliedV1(
-        event_id=sla_event_id(first.ticket_id, None, "applied"),
-        occurred_at=first.applied_at,
-        ticket_id=first.ticket_id,
-        policy_id=first.policy_id,
-        policy_version=first.policy_version,
-        calendar_id=first.calendar_id,
-        targets=tuple(
-            Target(metric=t.metric, target_s=t.target_s, business_hours=False, due_at=t.due_at)
-            for t in timers
-        ),
+def _timer_of(record: TicketRecord) -> tuple[object, ...]:
+    """What the ticket's timer document holds."""
+    return (record.tracking, record.next_due, record.version, record.partition)
+
+
+def event_of(entry: LedgerEntry) -> Event | None:
+    """The event a ledger entry was announced with, exactly as it was first built."""
+    if entry.built is not None:
+        return entry.built
+    if entry.event_type is None or entry.event is None:
+        return None
+    return EVENTS_BY_TYPE[entry.event_type].model_validate(dict(entry.event))
+
+
+async def _write_timer(record: TicketRecord, desk: Desk, *, version: int | None) -> None:
+    await desk.repo.set_timer(
+        TimerRow(record.ticket_id, record.partition or 0, record.next_due, version or 0)
     )
 
 
-def warning_event(timer: Timer) -> SlaWarningV1:
-    return SlaWarningV1(
-        event_id=sla_event_id(timer.ticket_id, timer.metric, "warning", timer.warning_threshold),
-        threshold=timer.warning_threshold,
-        **_measured(timer, at=timer.warn_at),
-    )
+async def _place_timer(record: TicketRecord, desk: Desk) -> None:
+    """Store the ticket's timer as the record says, and plan it in this process."""
+    if record.tracking:
+        await _write_timer(record, desk, version=record.version)
+        if record.next_due is not None:
+            desk.timers.arm(record.ticket_id, record.next_due, record.partition or 0)
+            return
+    else:
+        await desk.repo.drop_timer(record.ticket_id, record.partition or 0)
+    desk.timers.disarm(record.ticket_id)
 
 
-def breached_event(timer: Timer) -> SlaBreachedV1:
-    return SlaBreachedV1(
-        event_id=sla_event_id(timer.ticket_id, timer.metric, "breached"),
-        **_measured(timer, at=timer.due_at),
-    )
-
-
-def fulfilled_event(timer: Timer) -> SlaFulfilledV1:
-    assert timer.fulfilled_at is not None, "only a fulfilled timer has a fulfilment"
-    return SlaFulfilledV1(
-        event_id=sla_event_id(timer.ticket_id, timer.metric, "fulfilled"),
-        breached=False,
-        **_measured(timer, at=timer.fulfilled_at),
-    )
-
-
-def _measured(timer: Timer, *, at: datetime) -> dict[str, Any]:
-    """What every metric event says of its timer as of ``at``, the moment it reports."""
-    return {
-        "occurred_at": at,
-        "ticket_id": timer.ticket_id,
-        "policy_id": timer.policy_id,
-        "policy_version": timer.policy_version,
-        "metric": timer.metric,
-        "due_at": timer.due_at,
-        "elapsed_s": timer.elapsed_s(at),
-        "remaining_s": timer.remaining_s(at),
-    }
+def rescored(config: SlaConfig) -> str:
+    return f"policies and calendars v{config.version}"

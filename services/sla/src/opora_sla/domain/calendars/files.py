@@ -19,6 +19,8 @@ load with its path (``calendars.0 (calendar 'moscow-office').week.mon: interval 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -192,6 +194,9 @@ class CalendarBook:
     calendars: Mapping[str, Calendar]
     teams: Mapping[str, str]
     default: str
+    fingerprint: str = ""
+    """A digest of what the calendars mean (hours, zones, holidays with the iCalendar files'
+    dates, teams), not of how the file is written: a new comment changes nothing."""
 
     def get(self, calendar_id: str) -> Calendar:
         try:
@@ -236,11 +241,16 @@ def parse_calendars(
         # PyYAML raises a bare ValueError for an impossible date such as 2026-02-30.
         raise CalendarError(f"{source} is not valid YAML: {error}") from error
     calendars: dict[str, Calendar] = {CALENDAR_HOURS.id: CALENDAR_HOURS}
+    meaning: dict[str, Any] = {"default": spec.default, "teams": dict(sorted(spec.teams.items()))}
     for index, calendar in enumerate(spec.calendars):
         holidays = set(calendar.holidays)
         for file_index, name in enumerate(calendar.holiday_files):
             field = f"calendars.{index} (calendar {calendar.id!r}).holiday_files.{file_index}"
             holidays |= _read_holidays(name, directory, f"{source}: {field} ({name})")
+        meaning[calendar.id] = {
+            **calendar.model_dump(mode="json", exclude={"holidays", "holiday_files"}),
+            "holidays": sorted(day.isoformat() for day in holidays),
+        }
         calendars[calendar.id] = BusinessCalendar(
             id=calendar.id,
             zone=ZoneInfo(calendar.timezone),
@@ -252,6 +262,7 @@ def parse_calendars(
         calendars=MappingProxyType(calendars),
         teams=MappingProxyType(dict(spec.teams)),
         default=spec.default,
+        fingerprint=hashlib.sha256(json.dumps(meaning, sort_keys=True).encode("utf-8")).hexdigest(),
     )
 
 
