@@ -1,102 +1,285 @@
-"""In-memory fakes of notifications' ports, shared by its tests."""
+"""Fakes of notifications' ports and factories of the events it consumes, shared by its tests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
-from datetime import UTC, datetime
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from opora_notifications.domain.model import DeliveryRecord, DeliveryState, message_id
-from opora_notifications.domain.ports import DeliveryError, OutgoingMail
-from opora_shared.contracts.common import Channel, CustomerRef
-from opora_shared.contracts.notifications import NotificationFailedV1, NotificationSentV1
-from opora_shared.contracts.tickets import TicketOpenedV1
+from opora_notifications.adapters.memory import (
+    MemoryAgentStore,
+    MemoryNotificationStore,
+    MemoryPreferenceStore,
+    MemoryQuotas,
+    MemoryTicketStore,
+)
+from opora_notifications.adapters.templates import JinjaRenderer
+from opora_notifications.domain.directory import load_directory
+from opora_notifications.domain.model import message_id
+from opora_notifications.domain.ports import DeliveryError, OutgoingMessage
+from opora_notifications.domain.rules import NotificationRules, load_rules
+from opora_notifications.domain.service import DeliveryPolicy, Notifier
+from opora_shared.contracts.common import (
+    Channel,
+    CustomerRef,
+    Priority,
+    RequestType,
+    TicketStatus,
+)
+from opora_shared.contracts.feedback import SurveyIssuedV1, SurveyType
+from opora_shared.contracts.sla import Metric, SlaAppliedV1, Target
+from opora_shared.contracts.tickets import TicketOpenedV1, TicketStatusChangedV1
 from opora_shared.testing import FixedClock, RecordingPublisher
 
-
-class FakeStore:
-    def __init__(self) -> None:
-        self.records: dict[str, DeliveryRecord] = {}
-
-    async def claim(self, record: DeliveryRecord) -> DeliveryRecord:
-        return self.records.setdefault(record.notification_id, record)
-
-    async def start_attempt(self, notification_id: str) -> int:
-        record = self.records[notification_id]
-        self.records[notification_id] = replace(record, attempts=record.attempts + 1)
-        return record.attempts + 1
-
-    async def mark_sent(self, event: NotificationSentV1) -> None:
-        self.records[event.notification_id] = replace(
-            self.records[event.notification_id],
-            state=DeliveryState.SENT,
-            provider_message_id=event.provider_message_id,
-            outcome=event,
-        )
-
-    async def mark_failed(self, event: NotificationFailedV1, *, final: bool) -> None:
-        record = replace(self.records[event.notification_id], last_error=event.reason)
-        if final:
-            record = replace(record, state=DeliveryState.FAILED, outcome=event)
-        self.records[event.notification_id] = record
-
-    async def for_ticket(self, ticket_id: str) -> list[DeliveryRecord]:
-        return [r for r in self.records.values() if r.ticket_id == ticket_id]
+# Saturday 28 February 2026, 12:30 in Moscow: inside the customers' sending window.
+NOON_MOSCOW = datetime(2026, 2, 28, 9, 30, tzinfo=UTC)
 
 
-class FakeMailer:
-    """Accepts every message, or raises ``failure`` while it is set."""
+class FakeSender:
+    """Accepts every message, or raises the queued failures first."""
 
     def __init__(self) -> None:
-        self.sent: list[OutgoingMail] = []
-        self.failure: DeliveryError | None = None
+        self.sent: list[OutgoingMessage] = []
+        self.failures: list[DeliveryError] = []
 
-    async def send(self, mail: OutgoingMail) -> str:
-        if self.failure is not None:
-            raise self.failure
-        self.sent.append(mail)
-        return message_id(mail.notification_id, "opora.test")
+    async def send(self, message: OutgoingMessage) -> str:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(message)
+        return message_id(message.notification_id, "opora.test")
+
+
+@dataclass
+class FakeTimers:
+    """Remembers what is planned; the test moves the clock and fires what is due."""
+
+    planned: dict[str, tuple[datetime, Callable[[], Awaitable[None]]]] = field(default_factory=dict)
+
+    def schedule(self, key: str, when: datetime, action: Callable[[], Awaitable[None]]) -> None:
+        self.planned[key] = (when, action)
+
+    def cancel(self, key: str) -> None:
+        self.planned.pop(key, None)
+
+    def when(self, key: str) -> datetime | None:
+        plan = self.planned.get(key)
+        return plan[0] if plan else None
+
+    async def run_due(self, now: datetime) -> int:
+        """Run every action due by ``now`` (and what those re-plan as due), like the scheduler."""
+        ran = 0
+        for _ in range(50):
+            due = sorted((when, key) for key, (when, _) in self.planned.items() if when <= now)
+            if not due:
+                return ran
+            for _, key in due:
+                plan = self.planned.pop(key, None)
+                if plan is not None:
+                    await plan[1]()
+                    await asyncio.sleep(0)  # what the action handed to call_soon
+                    ran += 1
+        raise AssertionError("timers keep re-planning themselves as due")
+
+
+@dataclass
+class Desk:
+    """A notifier over in-memory adapters, and its parts for the tests to look into."""
+
+    notifier: Notifier
+    store: MemoryNotificationStore
+    tickets: MemoryTicketStore
+    agents: MemoryAgentStore
+    preferences: MemoryPreferenceStore
+    quotas: MemoryQuotas
+    mail: FakeSender
+    sms: FakeSender
+    publisher: RecordingPublisher
+    timers: FakeTimers
+    clock: FixedClock
+
+    async def advance(self, delta: timedelta) -> None:
+        """Move the clock and run the timers that came due."""
+        self.clock.advance(delta)
+        await self.timers.run_due(self.clock())
+
+    async def settle(self) -> None:
+        await self.timers.run_due(self.clock())
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
+def fake_sender() -> FakeSender:
+    return FakeSender()
 
 
 @pytest.fixture
-def mailer() -> FakeMailer:
-    return FakeMailer()
+def fake_timers() -> FakeTimers:
+    return FakeTimers()
 
 
-@pytest.fixture
-def publisher() -> RecordingPublisher:
-    return RecordingPublisher()
+@pytest.fixture(scope="session")
+def rules() -> NotificationRules:
+    return load_rules()
+
+
+@pytest.fixture(scope="session")
+def renderer(rules: NotificationRules) -> JinjaRenderer:
+    return JinjaRenderer.load(rules)
 
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 2, 28, 9, 30, tzinfo=UTC))
+    return FixedClock(NOON_MOSCOW)
 
 
 @pytest.fixture
-def ticket_opened() -> Callable[..., TicketOpenedV1]:
+def make_desk(rules, renderer, clock) -> Callable[..., Desk]:
+    def make(
+        *,
+        rules_: NotificationRules | None = None,
+        sms: bool = True,
+        store: MemoryNotificationStore | None = None,
+        tickets: MemoryTicketStore | None = None,
+        policy: DeliveryPolicy | None = None,
+    ) -> Desk:
+        parts: dict[str, Any] = {
+            "store": store or MemoryNotificationStore(),
+            "tickets": tickets or MemoryTicketStore(),
+            "agents": MemoryAgentStore(),
+            "preferences": MemoryPreferenceStore(),
+            "quotas": MemoryQuotas(),
+        }
+        mail, text = FakeSender(), FakeSender()
+        senders = {Channel.EMAIL: mail} | ({Channel.SMS: text} if sms else {})
+        publisher, timers = RecordingPublisher(), FakeTimers()
+        notifier = Notifier(
+            **parts,
+            renderer=renderer,
+            senders=senders,
+            publisher=publisher,
+            rules=rules_ or rules,
+            directory=load_directory(),
+            timers=timers,
+            clock=clock,
+            policy=policy or DeliveryPolicy(quick_tries=1, horizon=timedelta(days=3650)),
+            unsubscribe_link=lambda customer, category: (
+                f"https://opora.test/u/{customer}/{category}"
+            ),
+        )
+        return Desk(
+            notifier, **parts, mail=mail, sms=text, publisher=publisher, timers=timers, clock=clock
+        )
+
+    return make
+
+
+@pytest.fixture
+def desk(make_desk) -> Desk:
+    return make_desk()
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ticket_opened(clock) -> Callable[..., TicketOpenedV1]:
     def make(
         *,
         ticket_id: str = "t-1",
         email: str | None = "ivan.petrov@example.com",
+        phone: str | None = None,
         name: str | None = "Иван Петров",
         language: str = "ru",
+        channel: Channel = Channel.EMAIL,
+        request_type: RequestType = RequestType.TECHNICAL_SUPPORT,
+        customer_id: str = "c-1",
+        at: datetime | None = None,
+        references: dict[str, tuple[str, ...]] | None = None,
     ) -> TicketOpenedV1:
         return TicketOpenedV1(
             event_id=f"opened-{ticket_id}",
+            occurred_at=at or clock(),
             ticket_id=ticket_id,
             number="OP-000123",
-            channel=Channel.EMAIL,
-            customer=CustomerRef(customer_id="c-1", name=name, email=email, language=language),
+            channel=channel,
+            customer=CustomerRef(
+                customer_id=customer_id, name=name, email=email, phone=phone, language=language
+            ),
             subject="Стиральная машина не включается",
             language=language,
-            source_message_id="m-1",
+            request_type=request_type,
+            priority=Priority.NORMAL,
+            product="Bosch WAN28281",
+            source_message_id="email:abc@mail.example.com" if channel is Channel.EMAIL else "x:1",
+            references=references or {},
+        )
+
+    return make
+
+
+@pytest.fixture
+def sla_applied(clock) -> Callable[..., SlaAppliedV1]:
+    def make(ticket_id: str = "t-1", due_in: timedelta = timedelta(hours=4)) -> SlaAppliedV1:
+        return SlaAppliedV1(
+            event_id=f"sla-{ticket_id}",
+            occurred_at=clock(),
+            ticket_id=ticket_id,
+            policy_id="standard",
+            policy_version=1,
+            calendar_id="moscow",
+            targets=(Target(metric=Metric.FIRST_REPLY, target_s=14_400, due_at=clock() + due_in),),
+        )
+
+    return make
+
+
+@pytest.fixture
+def status(clock) -> Callable[..., TicketStatusChangedV1]:
+    def make(
+        value: TicketStatus,
+        *,
+        ticket_id: str = "t-1",
+        reopened: bool = False,
+        event_id: str | None = None,
+    ) -> TicketStatusChangedV1:
+        return TicketStatusChangedV1(
+            event_id=event_id or f"status-{ticket_id}-{value}-{clock().isoformat()}",
+            occurred_at=clock(),
+            ticket_id=ticket_id,
+            status=value,
+            reopened=reopened,
+        )
+
+    return make
+
+
+@pytest.fixture
+def survey_issued(clock) -> Callable[..., SurveyIssuedV1]:
+    def make(
+        *,
+        ticket_id: str = "t-1",
+        customer_id: str = "c-1",
+        email: str = "ivan.petrov@example.com",
+        language: str = "ru",
+        send_after: datetime | None = None,
+    ) -> SurveyIssuedV1:
+        return SurveyIssuedV1(
+            event_id=f"survey-{ticket_id}",
+            occurred_at=clock(),
+            ticket_id=ticket_id,
+            survey_id=f"{ticket_id}:csat",
+            survey_type=SurveyType.CSAT,
+            channel=Channel.EMAIL,
+            request_type=RequestType.TECHNICAL_SUPPORT,
+            customer=CustomerRef(
+                customer_id=customer_id, name="Иван Петров", email=email, language=language
+            ),
+            url=f"https://opora.test/s/{ticket_id}-token",
+            expires_at=clock() + timedelta(days=28),
+            send_after=send_after or clock(),
+            language=language,
         )
 
     return make

@@ -1,6 +1,8 @@
-"""Delivery through a real SMTP server on loopback (aiosmtpd): headers, MIME parts, refusals.
+"""E-mail through a real SMTP server on loopback (aiosmtpd): the MIME a mail client sees, in
+Russian and English, threading headers, refusals.
 
-Needs no Kafka or MongoDB: the server runs in this process's thread.
+Needs no Kafka or MongoDB: the server runs in this process's thread; the notifier uses the
+in-memory stores.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from email.message import EmailMessage
 import pytest
 from aiosmtpd.controller import Controller
 from opora_notifications.adapters.mailer import SmtpMailer
-from opora_notifications.adapters.templates import JinjaRenderer
-from opora_notifications.domain.model import acknowledgement
+from opora_notifications.domain.model import CUSTOMER, notification_id
 from opora_notifications.domain.ports import (
-    MailRejectedError,
-    MailServerUnavailableError,
-    OutgoingMail,
+    ChannelUnavailableError,
+    DeliveryRejectedError,
+    OutgoingMessage,
+    RenderedMessage,
 )
-from opora_notifications.domain.service import deliver
+from opora_shared.contracts.common import Channel
 
 
 class Collector:
@@ -69,57 +71,102 @@ def mailer(smtp_server) -> SmtpMailer:
     )
 
 
-async def test_acknowledgement_arrives_with_subject_recipient_message_id_and_both_parts(
-    smtp_server, mailer, store, publisher, clock, ticket_opened
-):
-    _, collector = smtp_server
-    notification = acknowledgement(ticket_opened(email="ivan.petrov@example.com"))
+@pytest.fixture
+def smtp_desk(make_desk, mailer):
+    desk = make_desk()
+    desk.notifier.senders = {Channel.EMAIL: mailer}
+    return desk
 
-    outcome = await deliver(
-        notification,
-        store=store,
-        renderer=JinjaRenderer.load(),
-        mailer=mailer,
-        publisher=publisher,
-        clock=clock,
-    )
 
-    ((recipients, message),) = collector.received
-    assert recipients == ["ivan.petrov@example.com"]
-    assert message["Subject"] == "[OP-000123] Мы получили ваше обращение"
-    assert message["To"].addresses[0].addr_spec == "ivan.petrov@example.com"
-    assert message["Message-ID"] == f"<{notification.notification_id}@opora.local>"
-    assert outcome.provider_message_id == message["Message-ID"]
-    assert message["Auto-Submitted"] == "auto-generated"
+def parts(message: EmailMessage) -> tuple[str, str]:
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     assert text is not None
     assert html is not None
-    assert "Добрый день, Иван" in text.get_content()
-    assert "<strong>OP-000123</strong>" in html.get_content()
+    return text.get_content(), html.get_content()
 
 
-async def test_a_resend_carries_the_same_message_id(smtp_server, mailer, ticket_opened):
+async def test_a_russian_acknowledgement_arrives_as_multipart_with_its_headers(
+    smtp_server, smtp_desk, ticket_opened, sla_applied
+):
     _, collector = smtp_server
-    rendered = JinjaRenderer.load().render(
-        "ticket_acknowledged", "en", {"name": "Ivan", "number": "OP-1", "subject": ""}
-    )
-    mail = OutgoingMail("n-1", "ivan@example.com", "Ivan", "en", rendered)
+    await smtp_desk.notifier.on_sla_applied(sla_applied())
+    await smtp_desk.notifier.on_ticket_opened(ticket_opened(email="ivan.petrov@example.com"))
+    await smtp_desk.settle()
 
-    await mailer.send(mail)
-    await mailer.send(mail)
+    ((recipients, message),) = collector.received
+    nid = notification_id("ticket.acknowledged", "t-1", CUSTOMER)
+    assert recipients == ["ivan.petrov@example.com"]
+    assert message["Subject"] == "[OP-000123] Мы получили ваше обращение"
+    assert message["To"].addresses[0].display_name == "Иван Петров"
+    assert message["Message-ID"] == f"<{nid}@opora.local>"
+    assert message["In-Reply-To"] == "<abc@mail.example.com>"
+    assert message["References"] == "<abc@mail.example.com> <ticket.t-1@opora.local>"
+    assert message["Content-Language"] == "ru"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["List-Unsubscribe"] == "<https://opora.test/u/c-1/service>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text, html = parts(message)
+    assert text.startswith("Добрый день, Иван!")
+    assert "Специалист ответит вам до 28 февраля 2026, 16:30" in text
+    assert "<strong>OP-000123</strong>" in html
+    sent = smtp_desk.publisher.published[0]
+    assert sent.provider_message_id == message["Message-ID"]
+
+
+async def test_an_english_survey_invitation_arrives_with_its_link(
+    smtp_server, smtp_desk, ticket_opened, status, survey_issued
+):
+    from opora_shared.contracts.common import TicketStatus
+
+    _, collector = smtp_server
+    await smtp_desk.notifier.on_ticket_opened(
+        ticket_opened(
+            language="en", name="Anna Smith", email="anna@example.org", channel=Channel.WEB_FORM
+        )
+    )
+    await smtp_desk.notifier.on_status_changed(status(TicketStatus.SOLVED))
+    await smtp_desk.notifier.on_survey_issued(
+        survey_issued(language="en", email="anna@example.org")
+    )
+    await smtp_desk.settle()
+
+    by_subject = {str(m["Subject"]): m for _, m in collector.received}
+    survey = by_subject["How did we do? Rate the handling of your request [OP-000123]"]
+    text, html = parts(survey)
+    assert text.startswith("Hello, Anna!")
+    assert "https://opora.test/s/t-1-token" in text
+    assert 'href="https://opora.test/s/t-1-token"' in html
+    assert "The link is valid until 28 March 2026." in text
+    assert survey["References"] == "<ticket.t-1@opora.local>"  # a web ticket: the ticket's root
+
+
+def _message(nid: str, to: str) -> OutgoingMessage:
+    return OutgoingMessage(
+        notification_id=nid,
+        intent="ticket.acknowledged",
+        channel=Channel.EMAIL,
+        address=to,
+        recipient_name="Ivan",
+        language="en",
+        content=RenderedMessage(text="Hello", subject="Hi", html="<p>Hello</p>"),
+        ticket_id="t-1",
+    )
+
+
+async def test_a_resend_carries_the_same_message_id(smtp_server, mailer):
+    _, collector = smtp_server
+
+    await mailer.send(_message("n-1", "ivan@example.com"))
+    await mailer.send(_message("n-1", "ivan@example.com"))
 
     first, second = (message["Message-ID"] for _, message in collector.received)
     assert first == second == "<n-1@opora.local>"
 
 
 async def test_a_refused_recipient_is_a_permanent_failure_without_the_address(mailer):
-    rendered = JinjaRenderer.load().render(
-        "ticket_acknowledged", "en", {"name": "", "number": "OP-1", "subject": ""}
-    )
-
-    with pytest.raises(MailRejectedError) as refused:
-        await mailer.send(OutgoingMail("n-2", "refuse@example.com", None, "en", rendered))
+    with pytest.raises(DeliveryRejectedError) as refused:
+        await mailer.send(_message("n-2", "refuse@example.com"))
 
     assert "550" in refused.value.reason
     assert "refuse@example.com" not in refused.value.reason
@@ -129,9 +176,6 @@ async def test_an_unreachable_server_is_reported_as_unavailable() -> None:
     mailer = SmtpMailer(
         host="127.0.0.1", port=free_port(), mail_from="support@opora.local", timeout_s=2
     )
-    rendered = JinjaRenderer.load().render(
-        "ticket_acknowledged", "en", {"name": "", "number": "OP-1", "subject": ""}
-    )
 
-    with pytest.raises(MailServerUnavailableError):
-        await mailer.send(OutgoingMail("n-3", "ivan@example.com", None, "en", rendered))
+    with pytest.raises(ChannelUnavailableError):
+        await mailer.send(_message("n-3", "ivan@example.com"))

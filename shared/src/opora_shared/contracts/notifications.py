@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from opora_shared.contracts.base import Event, Id, LanguageTag, ShortText
 from opora_shared.contracts.common import Channel
@@ -24,6 +24,17 @@ class NotificationEvent(Event):
     recipient_masked: ShortText
     template: ShortText
     language: LanguageTag = "en"
+    audience: ShortText | None = Field(
+        default=None, description="Who it was for: 'customer' or 'staff' (open set)"
+    )
+    trigger_event_id: Id | None = Field(
+        default=None, description="The event that called for it (ticket, sla or feedback event)"
+    )
+    scheduled_for: AwareDatetime | None = Field(
+        default=None,
+        description="When it was due: the trigger plus the rule's delay (before quiet hours, "
+        "rate limits and retries)",
+    )
 
 
 class NotificationSentV1(NotificationEvent):

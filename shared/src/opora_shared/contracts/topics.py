@@ -66,7 +66,7 @@ WORKSPACE_AGENTS = TopicSpec(
     description="Agent profiles and presence from the agent workspace.",
     key=PartitionKey.AGENT_ID,
     producers=(EXTERNAL_WORKSPACE, "intake"),
-    consumers=("routing",),
+    consumers=("routing", "notifications"),
     # Profiles and presence share a key, so compaction would drop a profile behind a later
     # presence change; routing keeps the state itself, the topic keeps the history.
     retention_ms=None,
