@@ -51,6 +51,10 @@ class Services:
     web_form_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
+    def database_of(self, service: str) -> str:
+        """Each service has a database of its own, as in production."""
+        return f"{self.database}_{service}"
+
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
@@ -81,13 +85,14 @@ def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
             **os.environ,
             f"{prefix}KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
             f"{prefix}MONGODB_URI": infra.mongodb_uri,
-            f"{prefix}MONGODB_DATABASE": database,
+            f"{prefix}MONGODB_DATABASE": running.database_of(name),
             f"{prefix}HTTP_PORT": str(running.ports[name]),
             f"{prefix}SMTP_PORT": str(smtp.port),  # type: ignore[attr-defined]
             f"{prefix}TOKEN_SECRET": "e2e-only-secret-not-for-production",
             f"{prefix}API_KEYS": json.dumps({"e2e": running.intake_api_key}),
             f"{prefix}HMAC_SECRETS": json.dumps({"web-form": running.web_form_secret}),
-            f"{prefix}PUBLIC_BASE_URL": f"http://127.0.0.1:{running.ports['feedback']}",
+            # feedback's survey pages, notifications' unsubscribe page: each is its own server
+            f"{prefix}PUBLIC_BASE_URL": running.url(name),
             "OTEL_TRACES_EXPORTER": "console",
             "OTEL_SERVICE_NAME": f"opora-{name}",
         }
@@ -111,7 +116,8 @@ def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 pytest.fail(f"{name} did not stop within 30 s of SIGTERM")
-        drop_database(infra.mongodb_uri, database)
+        for name in SERVICES:
+            drop_database(infra.mongodb_uri, running.database_of(name))
 
 
 def _wait_ready(running: Services, timeout: float = 90.0) -> None:

@@ -204,7 +204,7 @@ async def test_a_request_travels_through_all_five_services(
     assert recorded["score"] == 5
 
     async with AsyncMongoClient(infra.mongodb_uri) as client:
-        stored = await client[services.database]["survey_responses"].find_one(
+        stored = await client[services.database_of("feedback")]["survey_responses"].find_one(
             {"ticket_id": ticket_id}
         )
     assert stored is not None

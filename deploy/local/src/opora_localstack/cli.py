@@ -141,6 +141,7 @@ def cmd_up(settings: StackSettings, with_services: bool) -> int:
             smtp_host=settings.host,
             smtp_port=settings.smtp_port,
             survey_token_secret=_local_secret(data_dir / "survey-token-secret"),
+            unsubscribe_secret=_local_secret(data_dir / "unsubscribe-secret"),
             intake_api_key=_local_secret(data_dir / "intake-api-key"),
             feedback_public_url=f"http://{settings.host}:{settings.service_ports()['feedback']}",
         ),

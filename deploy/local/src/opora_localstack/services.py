@@ -42,6 +42,7 @@ class ServiceEnv:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     survey_token_secret: str = ""
+    unsubscribe_secret: str = ""
     intake_api_key: str = ""
     feedback_public_url: str = "http://127.0.0.1:8005"
 
@@ -65,6 +66,8 @@ def service_env(name: str, port: int, infra: ServiceEnv) -> dict[str, str]:
     }
     if name == "notifications":
         values |= {"SMTP_HOST": infra.smtp_host, "SMTP_PORT": str(infra.smtp_port)}
+        if infra.unsubscribe_secret:
+            values["UNSUBSCRIBE_SECRET"] = infra.unsubscribe_secret
     if name == "intake" and infra.intake_api_key:
         values["API_KEYS"] = json.dumps({"local": infra.intake_api_key})
     if name == "feedback":
