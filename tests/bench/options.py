@@ -19,3 +19,4 @@ class Options:
     routing_agents: int | None = None  # None: the benchmark's own size for quick or full runs
     routing_tickets: int | None = None
     routing_rate: float = 0.0  # tickets/s published; 0: as fast as the producer takes them
+    feedback_responses: int | None = None  # answers stored before reports are timed

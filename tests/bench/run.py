@@ -27,7 +27,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from tests.bench import bench_http, bench_normaliser, bench_routing
+from tests.bench import (
+    bench_feedback,
+    bench_http,
+    bench_normaliser,
+    bench_notifications,
+    bench_routing,
+    bench_sla,
+)
 from tests.bench.measure import cpu_model
 from tests.bench.options import Options
 from tests.bench.report import (
@@ -46,6 +53,9 @@ BENCHMARKS: dict[str, Callable[[Options], Section]] = {
     "normaliser": bench_normaliser.run,
     "http": bench_http.run,
     "routing": bench_routing.run,
+    "notifications": bench_notifications.run,
+    "sla": bench_sla.run,
+    "feedback": bench_feedback.run,
 }
 
 
@@ -68,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         routing_agents=args.routing_agents,
         routing_tickets=args.routing_tickets,
         routing_rate=args.routing_rate,
+        feedback_responses=args.feedback_responses,
     )
     result = RunResult(
         suite=SUITE,
@@ -82,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "routing_agents": args.routing_agents,
             "routing_tickets": args.routing_tickets,
             "routing_rate": args.routing_rate,
+            "feedback_responses": args.feedback_responses,
         },
         machine=_machine(),
     )
@@ -139,6 +151,11 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=0.0,
         help="routing: tickets/s published (default 0: as fast as possible)",
+    )
+    parser.add_argument(
+        "--feedback-responses",
+        type=int,
+        help="feedback: answers stored before reports are timed (default 1,000,000, quick 50,000)",
     )
     parser.add_argument(
         "--out-dir", type=Path, default=REPO / ".local/bench", help="where results are saved"

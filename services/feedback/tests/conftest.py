@@ -1,104 +1,70 @@
-"""In-memory fakes of feedback's ports, shared by its tests."""
+"""Fixtures shared by feedback's tests: a fixed clock, rules, the in-memory adapters, builders
+of the events feedback consumes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
+from faststream.kafka import KafkaMessage
 from opora_feedback.adapters.tokens import SignedSurveyTokens
-from opora_feedback.domain.model import (
-    ConcurrentEditError,
-    Survey,
-    SurveyPolicy,
-    SurveyResponse,
-    TicketFacts,
-)
+from opora_feedback.domain import service
+from opora_feedback.domain.model import SurveyPolicy
+from opora_feedback.domain.rules import SurveyRules, parse_rules
+from opora_feedback.main import Adapters
+from opora_shared.contracts import EVENTS_BY_TYPE
 from opora_shared.contracts.common import Channel, CustomerRef, RequestType, TicketStatus
-from opora_shared.contracts.feedback import SurveyType
 from opora_shared.contracts.routing import TicketAssignedV1
 from opora_shared.contracts.tickets import TicketOpenedV1, TicketStatusChangedV1
+from opora_shared.contracts.topics import FEEDBACK
 from opora_shared.testing import FixedClock, RecordingPublisher
 from pydantic import SecretStr
 
 SECRET = SecretStr("test-secret-for-survey-links")
+NOW = datetime(2026, 2, 28, 9, 30, tzinfo=UTC)
+
+RULES = """\
+version: "test-1"
+links: {expire_after_days: 28}
+answers: {edit_window_days: 14}
+comments: {retention_days: 90}
+reports: {timezone: UTC}
+csat:
+  reasons_up_to: 3
+  reasons:
+    - {id: slow, en: It took too long, ru: Слишком долго}
+    - {id: not-solved, en: My problem is not solved, ru: Проблема не решена}
+rules:
+  - id: text-messages
+    when: {channel: [sms, phone]}
+    ask: [csat]
+  - id: loyalty
+    when: {request_type: [loyalty]}
+    ask: [nps, csat]
+  - id: fixes
+    when: {request_type: [warranty, technical_support]}
+    ask: [csat, ces]
+  - id: no-survey-for-feedback
+    when: {request_type: [feedback]}
+    ask: []
+  - id: everything-else
+    ask: [csat]
+"""
 
 
-class FakeFacts:
-    def __init__(self) -> None:
-        self.tickets: dict[str, TicketFacts] = {}
-        self.assigned_at: dict[str, datetime] = {}
-
-    async def record_opened(self, event: TicketOpenedV1) -> None:
-        known = self.tickets.get(event.ticket_id, TicketFacts(event.ticket_id))
-        self.tickets[event.ticket_id] = TicketFacts(
-            ticket_id=event.ticket_id,
-            number=event.number,
-            channel=event.channel,
-            request_type=event.request_type,
-            customer=event.customer,
-            language=event.language,
-            agent_id=known.agent_id,
-            team=known.team,
-        )
-
-    async def record_assignment(self, ticket_id, *, agent_id, team, assigned_at) -> None:
-        if ticket_id in self.assigned_at and self.assigned_at[ticket_id] > assigned_at:
-            return
-        self.assigned_at[ticket_id] = assigned_at
-        known = self.tickets.get(ticket_id, TicketFacts(ticket_id))
-        self.tickets[ticket_id] = TicketFacts(
-            **{**known.__dict__, "agent_id": agent_id, "team": team}
-        )
-
-    async def get(self, ticket_id: str) -> TicketFacts | None:
-        return self.tickets.get(ticket_id)
-
-
-class FakeSurveys:
-    def __init__(self) -> None:
-        self.surveys: dict[str, Survey] = {}
-
-    async def add(self, survey: Survey) -> Survey:
-        return self.surveys.setdefault(survey.survey_id, survey)
-
-    async def get(self, survey_id: str) -> Survey | None:
-        return self.surveys.get(survey_id)
-
-
-class FakeResponses:
-    def __init__(self) -> None:
-        self.responses: dict[str, SurveyResponse] = {}
-
-    async def get(self, survey_id: str) -> SurveyResponse | None:
-        return self.responses.get(survey_id)
-
-    async def save(self, response: SurveyResponse, *, survey: Survey) -> None:
-        stored = self.responses.get(response.survey_id)
-        expected = None if response.revision == 1 else response.revision - 1
-        if (stored.revision if stored else None) != expected:
-            raise ConcurrentEditError(response.survey_id)
-        self.responses[response.survey_id] = response
-
-    async def count(self, survey_type: SurveyType, *, min_score: int | None = None) -> int:
-        return sum(
-            1
-            for r in self.responses.values()
-            if r.survey_type is survey_type and (min_score is None or r.score >= min_score)
-        )
+@pytest.fixture
+def rules() -> SurveyRules:
+    return parse_rules(RULES)
 
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 2, 28, 9, 30, tzinfo=UTC))
+    return FixedClock(NOW)
 
 
 @pytest.fixture
-def policy() -> SurveyPolicy:
-    return SurveyPolicy(
-        public_base_url="https://opora.test/",
-        token_ttl=timedelta(days=28),
-        edit_window=timedelta(days=14),
-    )
+def policy(rules) -> SurveyPolicy:
+    return SurveyPolicy(public_base_url="https://opora.test/", rules=rules)
 
 
 @pytest.fixture
@@ -107,18 +73,8 @@ def tokens(clock, policy) -> SignedSurveyTokens:
 
 
 @pytest.fixture
-def facts() -> FakeFacts:
-    return FakeFacts()
-
-
-@pytest.fixture
-def surveys() -> FakeSurveys:
-    return FakeSurveys()
-
-
-@pytest.fixture
-def responses() -> FakeResponses:
-    return FakeResponses()
+def adapters(clock) -> Adapters:
+    return Adapters.in_memory(clock)
 
 
 @pytest.fixture
@@ -126,32 +82,60 @@ def publisher() -> RecordingPublisher:
     return RecordingPublisher()
 
 
-def opened(ticket_id: str = "t-1", *, name: str = "Иван Петров", language: str = "ru"):
+@pytest.fixture
+def answering(adapters, publisher, policy) -> service.Answering:
+    return service.Answering(
+        surveys=adapters.surveys,
+        responses=adapters.responses,
+        detractors=adapters.detractors,
+        outbox=adapters.outbox,
+        comment_expiry=adapters.comment_expiry,
+        publisher=publisher,
+        policy=policy,
+    )
+
+
+def opened(
+    ticket_id: str = "t-1",
+    *,
+    name: str = "Иван Петров",
+    language: str = "ru",
+    request_type: RequestType = RequestType.WARRANTY,
+    channel: Channel = Channel.MESSENGER,
+) -> TicketOpenedV1:
     return TicketOpenedV1(
         event_id=f"opened-{ticket_id}",
         ticket_id=ticket_id,
         number="OP-000123",
-        channel=Channel.MESSENGER,
+        channel=channel,
         customer=CustomerRef(
             customer_id="c-1", name=name, email="ivan@example.com", language=language
         ),
-        request_type=RequestType.WARRANTY,
+        request_type=request_type,
         language=language,
-        source_message_id="m-1",
+        source_message_id=f"m-{ticket_id}",
     )
 
 
-def assigned(ticket_id: str = "t-1", *, agent_id: str = "anna", at: datetime | None = None):
+def assigned(
+    ticket_id: str = "t-1",
+    *,
+    agent_id: str = "anna",
+    team: str = "appliances",
+    at: datetime | None = None,
+) -> TicketAssignedV1:
     return TicketAssignedV1(
         ticket_id=ticket_id,
         queue="warranty",
         agent_id=agent_id,
-        team="appliances",
+        team=team,
         occurred_at=at or datetime(2026, 2, 27, 10, tzinfo=UTC),
     )
 
 
-def status_changed(ticket_id: str = "t-1", status: TicketStatus = TicketStatus.SOLVED):
+def status_changed(
+    ticket_id: str = "t-1", status: TicketStatus = TicketStatus.SOLVED
+) -> TicketStatusChangedV1:
     return TicketStatusChangedV1(
         event_id=f"status-{ticket_id}-{status}", ticket_id=ticket_id, status=status
     )
@@ -167,3 +151,76 @@ def events():
         status_changed = staticmethod(status_changed)
 
     return Events
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings of a feedback app on the test rules, with a staff key."""
+    from opora_feedback.config import Settings
+
+    rules_file = tmp_path / "surveys.yaml"
+    rules_file.write_text(RULES, encoding="utf-8")
+    return Settings(
+        token_secret="unit-test-secret-0123456789",
+        public_base_url="https://opora.test",
+        rules_file=rules_file,
+        api_keys={"lead": "lead-key-0123456789"},
+        outbox_interval_s=0,
+        retention_interval_s=0,
+        # TestKafkaBroker gives every record offset 0, which the rollups read as a redelivery:
+        # tests that need rollups fold records with real positions themselves.
+        rollups=False,
+    )
+
+
+STAFF = {"Authorization": "Bearer lead-key-0123456789"}
+
+
+@pytest.fixture
+def app(settings, adapters):
+    from opora_feedback.main import create_app
+
+    return create_app(settings, adapters=adapters)
+
+
+@pytest.fixture
+def published(app) -> list:
+    """What the app publishes on feedback.events.v1, decoded, in order."""
+    seen: list = []
+
+    @app.state.broker.subscriber(FEEDBACK.name, group_id="test-observer")
+    async def observe(body: dict, message: KafkaMessage) -> None:
+        seen.append(EVENTS_BY_TYPE[message.headers["ce_type"]].model_validate(body))
+
+    return seen
+
+
+@pytest.fixture
+async def broker(app, published):
+    from faststream.kafka import TestKafkaBroker
+
+    async with TestKafkaBroker(app.state.broker) as broker:
+        yield broker
+
+
+@pytest.fixture
+async def client(app, broker):
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://feedback") as client:
+        yield client
+
+
+@pytest.fixture
+def issue_survey(broker, adapters, events):
+    """Open, assign and solve a ticket through Kafka; return its survey link's token."""
+    from opora_shared.testing import deliver
+
+    async def issue(ticket_id: str = "t-1", **opening) -> str:
+        await deliver(broker, events.ticket_opened(ticket_id, **opening))
+        await deliver(broker, events.ticket_assigned(ticket_id))
+        await deliver(broker, events.status_changed(ticket_id))
+        return adapters.surveys.surveys[ticket_id].issued.url.rsplit("/s/", 1)[1]
+
+    return issue

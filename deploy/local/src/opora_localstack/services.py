@@ -75,6 +75,8 @@ def service_env(name: str, port: int, infra: ServiceEnv) -> dict[str, str]:
             "TOKEN_SECRET": infra.survey_token_secret,
             "PUBLIC_BASE_URL": infra.feedback_public_url,
         }
+        if infra.intake_api_key:  # the stack's one key also opens the reports
+            values["API_KEYS"] = json.dumps({"local": infra.intake_api_key})
     prefix = f"OPORA_{name.upper()}_"
     return {prefix + key: value for key, value in values.items()}
 

@@ -1,10 +1,13 @@
 """feedback's settings: ``OPORA_FEEDBACK_*`` environment variables.
 
 ``token_secret`` signs survey links and has no default: a service that could start without it
-would sign with a secret everybody knows.
+would sign with a secret everybody knows. What surveys ask and how long links, answers and
+comments live is in the survey rules file (``rules_file``), not here.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from opora_shared.settings import ServiceSettings
 from pydantic import Field, SecretStr
@@ -18,5 +21,19 @@ class Settings(ServiceSettings):
     http_port: int = 8005
     public_base_url: str = "http://127.0.0.1:8005"
     token_secret: SecretStr = Field(min_length=16)
-    token_ttl_days: int = Field(default=28, ge=1)
-    edit_window_days: int = Field(default=14, ge=0)
+    rules_file: Path | None = Field(
+        default=None, description="The survey rules (YAML); the packaged ones if unset"
+    )
+    api_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Who may read reports and comments: name -> key"
+    )
+    auth_required: bool = Field(
+        default=True, description="false only for a demo on your own machine"
+    )
+    outbox_interval_s: float = Field(default=15.0, ge=0, description="0 turns the sweep off")
+    retention_interval_s: float = Field(
+        default=3_600.0, ge=0, description="How often expired comment texts are removed; 0: never"
+    )
+    rollups: bool = Field(
+        default=True, description="Fold feedback's events into the report rollups"
+    )

@@ -1,38 +1,35 @@
-"""feedback's state in MongoDB.
+"""feedback's state in MongoDB (or FerretDB): tickets' facts, invitations, answers and their
+revisions, the outbox, comment expiry and detractor claims. See the README's data model.
 
-Collections:
-
-* ``tickets`` — ``_id`` = ticket id: ``number``, ``channel``, ``request_type``, ``language``,
-  ``customer`` (the CustomerRef), ``opened_at``; ``agent_id``, ``team``, ``assigned_at`` from
-  the latest assignment. Both kinds of event upsert their own fields, in either order.
-* ``surveys`` — ``_id`` = ``<ticket id>:<type>`` (one per ticket and type): ``ticket_id``,
-  ``survey_type``, ``number``, ``issued_at``, ``expires_at``, ``issued`` (the SurveyIssuedV1
-  JSON with the attribution and link, republished unchanged on redelivery).
-* ``survey_responses`` — ``_id`` = the survey id (one answer per ticket and type): ``score``,
-  ``comment``, ``revision``, ``first_recorded_at``, ``updated_at``, and a copy of the
-  attribution (``agent_id``, ``team``, ``channel``, ``request_type``) for reports.
-
-Expiry is the application's (the token's age), not a TTL index: FerretDB has none.
+Uniqueness is always a document's ``_id``: one invitation per ticket, one revision ``n`` per
+answer, one detractor per invitation. Writers that race insert the same ``_id`` and all but one
+get a duplicate-key error, which on FerretDB (no transactions; conditional updates that are not
+atomic under concurrency) is the only claim that holds.
 """
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
 from typing import Any
 
 from opora_shared.contracts.common import Channel, CustomerRef, RequestType
-from opora_shared.contracts.feedback import SurveyIssuedV1, SurveyType
-from opora_shared.contracts.tickets import TicketOpenedV1
+from opora_shared.contracts.feedback import DetractorFoundV1, SurveyIssuedV1, SurveyType
+from opora_shared.contracts.tickets import TicketOpenedV1, TicketUpdatedV1
 from opora_shared.mongo import Document, insert_once
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
-from opora_feedback.domain.model import ConcurrentEditError, Survey, SurveyResponse, TicketFacts
+from opora_feedback.domain.model import (
+    ConcurrentEditError,
+    Survey,
+    SurveyResponse,
+    TicketFacts,
+)
 
 
 class MongoTicketFactsStore:
+    """``tickets``: what the ticket and routing events told, upserted field by field."""
+
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.tickets = db["tickets"]
 
@@ -43,31 +40,40 @@ class MongoTicketFactsStore:
                 "$set": {
                     "number": event.number,
                     "channel": event.channel.value,
-                    "request_type": event.request_type.value,
-                    "language": event.language,
                     "customer": event.customer.model_dump(mode="json"),
                     "opened_at": event.occurred_at,
-                }
+                    # Kept apart from a later TicketUpdatedV1's, which a redelivered opening
+                    # must not undo.
+                    "opened_request_type": event.request_type.value,
+                    "opened_language": event.language,
+                },
             },
             upsert=True,
         )
 
+    async def record_updated(self, event: TicketUpdatedV1) -> None:
+        fields: Document = {}
+        if event.request_type is not None:
+            fields["request_type"] = event.request_type.value
+        if event.language is not None:
+            fields["language"] = event.language
+        if fields:
+            await self.tickets.update_one({"_id": event.ticket_id}, {"$set": fields}, upsert=True)
+
     async def record_assignment(
         self, ticket_id: str, *, agent_id: str, team: str | None, assigned_at: datetime
     ) -> None:
-        # A stale assignment matches no document, and its upsert then collides on ``_id``.
-        with contextlib.suppress(DuplicateKeyError):
-            await self.tickets.update_one(
-                {
-                    "_id": ticket_id,
-                    "$or": [
-                        {"assigned_at": {"$exists": False}},
-                        {"assigned_at": {"$lte": assigned_at}},
-                    ],
-                },
-                {"$set": {"agent_id": agent_id, "team": team, "assigned_at": assigned_at}},
-                upsert=True,
-            )
+        # A ticket's assignments arrive in order on one partition, read by one consumer: the
+        # comparison can be made here, and the update filter stays a lone ``_id``, the only
+        # filter FerretDB answers from its index rather than by reading every ticket.
+        known = await self.tickets.find_one({"_id": ticket_id}, {"assigned_at": 1})
+        if known and known.get("assigned_at") and known["assigned_at"] > assigned_at:
+            return
+        await self.tickets.update_one(
+            {"_id": ticket_id},
+            {"$set": {"agent_id": agent_id, "team": team, "assigned_at": assigned_at}},
+            upsert=True,
+        )
 
     async def get(self, ticket_id: str) -> TicketFacts | None:
         doc = await self.tickets.find_one({"_id": ticket_id})
@@ -77,15 +83,21 @@ class MongoTicketFactsStore:
             ticket_id=ticket_id,
             number=doc.get("number"),
             channel=Channel(doc["channel"]) if doc.get("channel") else None,
-            request_type=RequestType(doc["request_type"]) if doc.get("request_type") else None,
+            request_type=_request_type(doc.get("request_type") or doc.get("opened_request_type")),
             customer=CustomerRef.model_validate(doc["customer"]) if doc.get("customer") else None,
-            language=doc.get("language") or "en",
+            language=doc.get("language") or doc.get("opened_language") or "en",
             agent_id=doc.get("agent_id"),
             team=doc.get("team"),
         )
 
 
+def _request_type(value: str | None) -> RequestType | None:
+    return RequestType(value) if value else None
+
+
 class MongoSurveyStore:
+    """``surveys``: one invitation per ticket (``_id`` = ticket id)."""
+
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.surveys = db["surveys"]
 
@@ -94,9 +106,9 @@ class MongoSurveyStore:
         inserted = await insert_once(
             self.surveys,
             {
-                "_id": survey.survey_id,
-                "ticket_id": survey.ticket_id,
-                "survey_type": survey.survey_type.value,
+                "_id": survey.ticket_id,
+                "survey_id": survey.survey_id,
+                "questions": [q.value for q in survey.questions],
                 "number": survey.number,
                 "issued_at": issued.occurred_at,
                 "expires_at": issued.expires_at,
@@ -105,69 +117,195 @@ class MongoSurveyStore:
         )
         if inserted:
             return survey
-        stored = await self.get(survey.survey_id)
-        assert stored is not None, "a duplicate key means the survey exists"
+        stored = await self.get(survey.ticket_id)
+        assert stored is not None, "a duplicate key means the invitation exists"
         return stored
 
-    async def get(self, survey_id: str) -> Survey | None:
-        doc = await self.surveys.find_one({"_id": survey_id})
+    async def get(self, ticket_id: str) -> Survey | None:
+        doc = await self.surveys.find_one({"_id": ticket_id})
         if doc is None:
             return None
         return Survey(issued=SurveyIssuedV1.model_validate(doc["issued"]), number=doc.get("number"))
 
 
 class MongoResponseStore:
+    """``survey_revisions`` (``_id`` = ``<answer id>:<revision>``, every revision, the claim)
+    and ``survey_responses`` (``_id`` = answer id, a copy of the latest revision, for reads)."""
+
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.responses = db["survey_responses"]
+        self.revisions = db["survey_revisions"]
 
     async def create_indexes(self) -> None:
         await self.responses.create_index(
-            [("survey_type", ASCENDING), ("score", ASCENDING)], name="by_type_and_score"
+            [("agent_id", ASCENDING), ("updated_at", DESCENDING)], name="by_agent_and_time"
         )
 
-    async def get(self, survey_id: str) -> SurveyResponse | None:
-        doc = await self.responses.find_one({"_id": survey_id})
+    async def get(self, response_id: str) -> SurveyResponse | None:
+        doc = await self.responses.find_one({"_id": response_id})
+        return _response(doc) if doc else None
+
+    async def revision(self, response_id: str, revision: int) -> SurveyResponse | None:
+        doc = await self.revisions.find_one({"_id": f"{response_id}:{revision}"})
         return _response(doc) if doc else None
 
     async def save(self, response: SurveyResponse, *, survey: Survey) -> None:
-        fields: Document = {
-            "ticket_id": response.ticket_id,
-            "survey_type": response.survey_type.value,
-            "score": response.score,
-            "comment": response.comment,
-            "revision": response.revision,
-            "first_recorded_at": response.first_recorded_at,
-            "updated_at": response.updated_at,
-            "agent_id": survey.issued.agent_id,
-            "team": survey.issued.team,
-            "channel": survey.issued.channel.value,
-            "request_type": survey.issued.request_type.value,
-        }
-        if response.revision == 1:
-            if not await insert_once(self.responses, {"_id": response.survey_id, **fields}):
-                raise ConcurrentEditError(response.survey_id)
+        doc = _document(response, survey)
+        if not await insert_once(
+            self.revisions, {**doc, "_id": f"{response.response_id}:{response.revision}"}
+        ):
+            await self._roll_forward(response.response_id, response.revision, survey)
+            raise ConcurrentEditError(response.response_id)
+        # Nobody else holds revision 1, so there is no current answer to compare with: an
+        # insert, which a unique index checks, instead of a lookup of a missing document.
+        first = response.revision == 1
+        if first and await insert_once(self.responses, {**doc, "_id": response.response_id}):
             return
-        result = await self.responses.update_one(
-            {"_id": response.survey_id, "revision": response.revision - 1}, {"$set": fields}
-        )
-        if result.matched_count == 0:
-            raise ConcurrentEditError(response.survey_id)
+        await self._set_current(response, doc)
 
-    async def count(self, survey_type: SurveyType, *, min_score: int | None = None) -> int:
-        query: dict[str, Any] = {"survey_type": survey_type.value}
-        if min_score is not None:
-            query["score"] = {"$gte": min_score}
-        return await self.responses.count_documents(query)
+    async def settle(self, response: SurveyResponse, *, survey: Survey) -> None:
+        await self._set_current(response, _document(response, survey))
+
+    async def _roll_forward(self, response_id: str, taken: int, survey: Survey) -> None:
+        """Revision ``taken`` exists: bring the current answer up to the latest revision, which
+        a writer that died between its claim and the copy may have left behind."""
+        latest = None
+        revision = taken
+        while (found := await self.revision(response_id, revision)) is not None:
+            latest, revision = found, revision + 1
+        if latest is not None:
+            await self.settle(latest, survey=survey)
+
+    async def _set_current(self, response: SurveyResponse, doc: Document) -> None:
+        # Only forwards. The check is a read, not a filter: FerretDB pushes down only a lone
+        # ``_id`` and would read every answer for ``{_id, revision}``. A slower writer of an
+        # older revision can still land in between; the next edit then collides with the newer
+        # revision's claim and rolls the copy forward (``save``).
+        current = await self.responses.find_one({"_id": response.response_id}, {"revision": 1})
+        if current is not None and int(current["revision"]) >= response.revision:
+            return
+        await self.responses.replace_one({"_id": response.response_id}, doc, upsert=True)
+
+    async def for_ticket(self, ticket_id: str) -> list[SurveyResponse]:
+        found = []
+        for survey_type in SurveyType:  # one point read each: no scan on any server
+            response = await self.get(f"{ticket_id}:{survey_type.value}")
+            if response is not None:
+                found.append(response)
+        return found
+
+    async def for_agent(
+        self, agent_id: str, *, since: datetime, until: datetime, limit: int
+    ) -> list[SurveyResponse]:
+        cursor = (
+            self.responses.find({"agent_id": agent_id, "updated_at": {"$gte": since, "$lt": until}})
+            .sort("updated_at", DESCENDING)
+            .limit(limit)
+        )
+        return [_response(doc) async for doc in cursor]
+
+    async def forget_comment(self, response_id: str, revision: int) -> None:
+        await self.revisions.update_one(
+            {"_id": f"{response_id}:{revision}"}, {"$set": {"comment": None}}
+        )
+        # The answer cannot change meanwhile: comments outlive the edit window (the rules
+        # insist), so a lone-``_id`` update after the check races nothing.
+        current = await self.responses.find_one({"_id": response_id}, {"revision": 1})
+        if current is not None and int(current["revision"]) == revision:
+            await self.responses.update_one({"_id": response_id}, {"$set": {"comment": None}})
+
+
+def _document(response: SurveyResponse, survey: Survey) -> Document:
+    issued = survey.issued
+    return response_fields(
+        response,
+        agent_id=issued.agent_id,
+        team=issued.team,
+        channel=issued.channel.value,
+        request_type=issued.request_type.value,
+        issued_at=issued.occurred_at,
+    )
+
+
+def response_fields(
+    response: SurveyResponse,
+    *,
+    agent_id: str | None,
+    team: str | None,
+    channel: str,
+    request_type: str,
+    issued_at: datetime,
+) -> Document:
+    """A revision as stored (without ``_id``): the answer and the attribution copied from its
+    invitation, so that answers can be listed by agent without reading the invitations."""
+    return {
+        "ticket_id": response.ticket_id,
+        "survey_type": response.survey_type.value,
+        "score": response.score,
+        "comment": response.comment,
+        "reasons": list(response.reasons),
+        "revision": response.revision,
+        "previous_score": response.previous_score,
+        "first_recorded_at": response.first_recorded_at,
+        "updated_at": response.updated_at,
+        "via": response.via,
+        "sources": list(response.sources),
+        "agent_id": agent_id,
+        "team": team,
+        "channel": channel,
+        "request_type": request_type,
+        "issued_at": issued_at,
+    }
 
 
 def _response(doc: Document) -> SurveyResponse:
+    survey_type = SurveyType(doc["survey_type"])
     return SurveyResponse(
-        survey_id=doc["_id"],
+        response_id=f"{doc['ticket_id']}:{survey_type.value}",
         ticket_id=doc["ticket_id"],
-        survey_type=SurveyType(doc["survey_type"]),
+        survey_type=survey_type,
         score=int(doc["score"]),
         comment=doc.get("comment"),
+        reasons=tuple(doc.get("reasons") or ()),
         revision=int(doc["revision"]),
         first_recorded_at=doc["first_recorded_at"],
         updated_at=doc["updated_at"],
+        via=doc.get("via") or "web",
+        previous_score=doc.get("previous_score"),
+        sources=tuple(doc.get("sources") or ()),
     )
+
+
+class MongoTaskQueue:
+    """A small keyed collection of pending work (``_id`` = key, ``due_at``)."""
+
+    def __init__(self, db: AsyncDatabase[Document], name: str) -> None:
+        self.tasks = db[name]
+
+    async def create_indexes(self) -> None:
+        await self.tasks.create_index([("due_at", ASCENDING)], name="by_due_time")
+
+    async def put(self, key: str, due_at: datetime) -> None:
+        await self.tasks.update_one({"_id": key}, {"$set": {"due_at": due_at}}, upsert=True)
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        cursor = self.tasks.find({"due_at": {"$lte": now}}, {"_id": 1}).sort("due_at").limit(limit)
+        return [str(doc["_id"]) async for doc in cursor]
+
+    async def done(self, key: str) -> None:
+        await self.tasks.delete_one({"_id": key})
+
+
+class MongoDetractorStore:
+    """``detractors``: the one detractor event of an invitation (``_id`` = its survey id)."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.detractors = db["detractors"]
+
+    async def claim(self, event: DetractorFoundV1) -> DetractorFoundV1:
+        doc: dict[str, Any] = {"_id": event.survey_id, "event": event.model_dump(mode="json")}
+        if await insert_once(self.detractors, doc):
+            return event
+        stored = await self.detractors.find_one({"_id": event.survey_id})
+        assert stored is not None, "a duplicate key means the detractor was claimed"
+        return DetractorFoundV1.model_validate(stored["event"])

@@ -1,35 +1,35 @@
-"""Surveys, responses and their rules: one CSAT survey per ticket, editable for a while.
+"""Surveys, answers and their rules: one invitation per solved ticket, one answer per question,
+editable for a while, credited to whoever held the ticket when the survey was issued.
 
-Identities are deterministic: a survey is ``<ticket id>:<type>``, and every event's id is
-derived from what it reports, so redeliveries and repeated submissions publish the same ids.
+Identities are deterministic: an answer is ``<ticket id>:<survey type>``, the invitation is its
+first question's answer id, and every event id derives from what it reports, so redeliveries
+and repeated submissions publish ids that consumers already know.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import Channel, CustomerRef, RequestType
 from opora_shared.contracts.feedback import (
+    AnsweredVia,
     DetractorFoundV1,
+    RatingLink,
     SurveyIssuedV1,
     SurveyResponseRecordedV1,
     SurveyType,
 )
 
+from opora_feedback.domain import metrics
+from opora_feedback.domain.rules import SurveyRules
+
 _NAMESPACE = uuid.UUID("a3f7c9d2-51e4-4c1b-8f0e-7b2d6e9a4c15")
 
-SCALES: Mapping[SurveyType, tuple[int, int]] = {
-    SurveyType.CSAT: (1, 5),
-    SurveyType.NPS: (0, 10),
-    SurveyType.CES: (1, 7),
-}
-CSAT_SATISFIED_MIN = 4  # 4 "satisfied" and 5 "very satisfied" count towards CSAT
-CSAT_DETRACTOR_MAX = 2  # 1 and 2 call for a follow-up
 COMMENT_MAX_CHARS = 2_000
+SOURCES_KEPT = 20  # channel message ids remembered per answer, to record a repeat once
 
 
 class SurveyError(Exception):
@@ -41,11 +41,11 @@ class InvalidTokenError(SurveyError):
 
 
 class ExpiredTokenError(SurveyError):
-    """The link was ours but is too old; it still tells which survey it was for."""
+    """The link was ours but is too old; it still tells which ticket it was for."""
 
-    def __init__(self, message: str, *, survey_id: str | None = None) -> None:
+    def __init__(self, message: str, *, ticket_id: str | None = None) -> None:
         super().__init__(message)
-        self.survey_id = survey_id
+        self.ticket_id = ticket_id
 
 
 class SurveyNotFoundError(SurveyError):
@@ -53,30 +53,45 @@ class SurveyNotFoundError(SurveyError):
 
 
 class InvalidAnswerError(SurveyError, ValueError):
-    """A score off the scale, or a comment too long."""
+    """A score off the scale, an unknown reason, a question not asked, a comment too long."""
+
+    def __init__(self, message: str, *, field: str = "score") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class EditWindowClosedError(SurveyError):
-    """The response can no longer be changed."""
+    """The answer can no longer be changed."""
 
 
 class ConcurrentEditError(SurveyError):
-    """Somebody changed the response between reading and writing it."""
+    """Somebody changed the answer between reading and writing it."""
 
 
 def derived_id(*parts: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, "\x1f".join(parts)))
 
 
-def survey_id_for(ticket_id: str, survey_type: SurveyType = SurveyType.CSAT) -> str:
+def response_id(ticket_id: str, survey_type: SurveyType) -> str:
     return f"{ticket_id}:{survey_type.value}"
 
 
 @dataclass(frozen=True)
 class SurveyPolicy:
     public_base_url: str
-    token_ttl: timedelta
-    edit_window: timedelta
+    rules: SurveyRules
+
+    @property
+    def token_ttl(self) -> timedelta:
+        return self.rules.policy.token_ttl
+
+    @property
+    def edit_window(self) -> timedelta:
+        return self.rules.policy.edit_window
+
+    @property
+    def comment_retention(self) -> timedelta:
+        return self.rules.policy.comment_retention
 
     def survey_url(self, token: str) -> str:
         return f"{self.public_base_url.rstrip('/')}/s/{token}"
@@ -102,7 +117,7 @@ class TicketFacts:
 
 @dataclass(frozen=True)
 class Survey:
-    """An issued survey: the event that announced it carries the attribution and the link."""
+    """An issued invitation: the event that announced it carries the attribution and the link."""
 
     issued: SurveyIssuedV1
     number: str | None = None
@@ -116,41 +131,86 @@ class Survey:
         return self.issued.ticket_id
 
     @property
-    def survey_type(self) -> SurveyType:
+    def lead(self) -> SurveyType:
+        """The first question: the one the one-click links and a digit reply answer."""
         return self.issued.survey_type
+
+    @property
+    def questions(self) -> tuple[SurveyType, ...]:
+        return self.issued.questions or (self.issued.survey_type,)
 
     @property
     def language(self) -> str:
         return self.issued.language
 
+    @property
+    def issued_at(self) -> datetime:
+        return self.issued.occurred_at
 
-def issue_survey(facts: TicketFacts, *, token: str, policy: SurveyPolicy, now: datetime) -> Survey:
-    """The CSAT survey of a solved ticket, attributed to whoever holds it now."""
+    @property
+    def expires_at(self) -> datetime:
+        return self.issued.expires_at
+
+    def asks(self, survey_type: SurveyType) -> bool:
+        return survey_type in self.questions
+
+
+def issue_survey(
+    facts: TicketFacts,
+    questions: Sequence[SurveyType],
+    *,
+    token: str,
+    policy: SurveyPolicy,
+    now: datetime,
+) -> Survey:
+    """The invitation of a solved ticket, attributed to whoever holds it now."""
     if facts.channel is None or facts.customer is None:
         raise ValueError(f"ticket {facts.ticket_id} was never seen opened")
-    survey_id = survey_id_for(facts.ticket_id, SurveyType.CSAT)
+    if not questions:
+        raise ValueError("an invitation asks at least one question")
+    lead = questions[0]
+    url = policy.survey_url(token)
+    low, high = metrics.SCALES[lead]
     issued = SurveyIssuedV1(
-        event_id=derived_id("survey-issued", survey_id),
+        event_id=derived_id("survey-issued", facts.ticket_id),
         occurred_at=now,
         ticket_id=facts.ticket_id,
-        survey_id=survey_id,
-        survey_type=SurveyType.CSAT,
+        survey_id=response_id(facts.ticket_id, lead),
+        survey_type=lead,
         agent_id=facts.agent_id,
         team=facts.team,
         channel=facts.channel,
         request_type=facts.request_type or RequestType.OTHER,
         customer=facts.customer,
-        url=policy.survey_url(token),
+        url=url,
         expires_at=now + policy.token_ttl,
         send_after=now,
         language=facts.language,
+        questions=tuple(questions),
+        rating_links=tuple(
+            RatingLink(score=score, url=f"{url}?score={score}") for score in range(low, high + 1)
+        ),
     )
     return Survey(issued=issued, number=facts.number)
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What a customer said about one question, wherever it came from."""
+
+    survey_type: SurveyType
+    score: int
+    comment: str | None = None
+    reasons: tuple[str, ...] = ()
+    via: AnsweredVia = "web"
+    source: str | None = None  # the channel's message id: a repeat of it is recorded once
+
+
+@dataclass(frozen=True)
 class SurveyResponse:
-    survey_id: str
+    """The answer to one question of an invitation, at its latest revision."""
+
+    response_id: str
     ticket_id: str
     survey_type: SurveyType
     score: int
@@ -158,9 +218,17 @@ class SurveyResponse:
     revision: int
     first_recorded_at: datetime
     updated_at: datetime
+    reasons: tuple[str, ...] = ()
+    via: AnsweredVia = "web"
+    previous_score: int | None = None
+    sources: tuple[str, ...] = field(default=())
 
     def editable_until(self, policy: SurveyPolicy) -> datetime:
         return self.first_recorded_at + policy.edit_window
+
+    @property
+    def has_comment(self) -> bool:
+        return self.comment is not None
 
 
 @dataclass(frozen=True)
@@ -173,102 +241,125 @@ class ResponseDecision:
         return self.changed and self.response.revision == 1
 
 
-def check_score(survey_type: SurveyType, score: int) -> int:
-    low, high = SCALES[survey_type]
-    if not low <= score <= high:
-        raise InvalidAnswerError(f"a {survey_type.value} score is from {low} to {high}")
-    return score
-
-
-def normalise_comment(comment: str | None) -> str | None:
-    text = (comment or "").strip()
-    if len(text) > COMMENT_MAX_CHARS:
-        raise InvalidAnswerError(f"a comment is at most {COMMENT_MAX_CHARS} characters")
-    return text or None
+def check_answer(survey: Survey, answer: Answer, rules: SurveyRules) -> Answer:
+    """The answer made canonical (comment trimmed, reasons only where they apply), or
+    ``InvalidAnswerError`` naming the field at fault."""
+    if not survey.asks(answer.survey_type):
+        raise InvalidAnswerError(
+            f"this survey does not ask {answer.survey_type.value}", field="survey_type"
+        )
+    if not metrics.on_scale(answer.survey_type, answer.score):
+        low, high = metrics.SCALES[answer.survey_type]
+        raise InvalidAnswerError(f"a {answer.survey_type.value} score is from {low} to {high}")
+    comment = (answer.comment or "").strip()
+    if len(comment) > COMMENT_MAX_CHARS:
+        raise InvalidAnswerError(
+            f"a comment is at most {COMMENT_MAX_CHARS} characters", field="comment"
+        )
+    unknown = [r for r in answer.reasons if rules.reason(r) is None]
+    if unknown:
+        raise InvalidAnswerError(f"unknown reasons: {', '.join(unknown)}", field="reasons")
+    offered = answer.survey_type is SurveyType.CSAT and answer.score <= rules.csat.reasons_up_to
+    reasons = tuple(dict.fromkeys(answer.reasons)) if offered else ()
+    return replace(answer, comment=comment or None, reasons=reasons)
 
 
 def decide_response(
     survey: Survey,
     existing: SurveyResponse | None,
+    answer: Answer,
     *,
-    score: int,
-    comment: str | None,
     now: datetime,
     policy: SurveyPolicy,
 ) -> ResponseDecision:
     """A first answer, an edit within the window (revision + 1), or a repeat of the stored one."""
-    score = check_score(survey.survey_type, score)
-    comment = normalise_comment(comment)
+    answer = check_answer(survey, answer, policy.rules)
     if existing is None:
         response = SurveyResponse(
-            survey_id=survey.survey_id,
+            response_id=response_id(survey.ticket_id, answer.survey_type),
             ticket_id=survey.ticket_id,
-            survey_type=survey.survey_type,
-            score=score,
-            comment=comment,
+            survey_type=answer.survey_type,
+            score=answer.score,
+            comment=answer.comment,
+            reasons=answer.reasons,
             revision=1,
             first_recorded_at=now,
             updated_at=now,
+            via=answer.via,
+            sources=(answer.source,) if answer.source else (),
         )
         return ResponseDecision(response, changed=True)
-    if existing.score == score and existing.comment == comment:
+    if answer.source is not None and answer.source in existing.sources:
+        return ResponseDecision(existing, changed=False)
+    same = (existing.score, existing.comment, existing.reasons) == (
+        answer.score,
+        answer.comment,
+        answer.reasons,
+    )
+    if same:
         return ResponseDecision(existing, changed=False)
     if now > existing.editable_until(policy):
         raise EditWindowClosedError("the answer can no longer be changed")
+    sources = (*existing.sources, answer.source) if answer.source else existing.sources
     edited = replace(
-        existing, score=score, comment=comment, revision=existing.revision + 1, updated_at=now
+        existing,
+        score=answer.score,
+        comment=answer.comment,
+        reasons=answer.reasons,
+        revision=existing.revision + 1,
+        updated_at=now,
+        via=answer.via,
+        previous_score=existing.score,
+        sources=sources[-SOURCES_KEPT:],
     )
     return ResponseDecision(edited, changed=True)
 
 
-def is_detractor(survey_type: SurveyType, score: int) -> bool:
-    return survey_type is SurveyType.CSAT and score <= CSAT_DETRACTOR_MAX
-
-
-def response_events(survey: Survey, response: SurveyResponse) -> list[Event]:
-    """What a stored revision announces: the response (never the comment's text), and for a
-    low CSAT a detractor to follow up on."""
+def response_event(survey: Survey, response: SurveyResponse) -> SurveyResponseRecordedV1:
+    """What a stored revision announces: never the comment's text, only that there is one."""
     issued = survey.issued
-    attribution = {
-        "ticket_id": survey.ticket_id,
-        "survey_id": survey.survey_id,
-        "survey_type": survey.survey_type,
-        "agent_id": issued.agent_id,
-        "team": issued.team,
-        "channel": issued.channel,
-        "request_type": issued.request_type,
-    }
-    revision = str(response.revision)
-    events: list[Event] = [
-        SurveyResponseRecordedV1(
-            event_id=derived_id("survey-response-recorded", survey.survey_id, revision),
-            occurred_at=response.updated_at,
-            score=response.score,
-            has_comment=response.comment is not None,
-            revision=response.revision,
-            **attribution,
-        )
-    ]
-    if is_detractor(survey.survey_type, response.score):
-        events.append(
-            DetractorFoundV1(
-                event_id=derived_id("detractor-found", survey.survey_id, revision),
-                occurred_at=response.updated_at,
-                score=response.score,
-                **attribution,
-            )
-        )
-    return events
+    return SurveyResponseRecordedV1(
+        event_id=derived_id(
+            "survey-response-recorded", response.response_id, str(response.revision)
+        ),
+        occurred_at=response.updated_at,
+        ticket_id=survey.ticket_id,
+        survey_id=response.response_id,
+        survey_type=response.survey_type,
+        agent_id=issued.agent_id,
+        team=issued.team,
+        channel=issued.channel,
+        request_type=issued.request_type,
+        score=response.score,
+        has_comment=response.has_comment,
+        revision=response.revision,
+        previous_score=response.previous_score,
+        issued_at=survey.issued_at,
+        answered_via=response.via,
+        reasons=response.reasons,
+    )
 
 
-@dataclass(frozen=True)
-class CsatReport:
-    responses: int
-    satisfied: int
+def detractor_event(survey: Survey, response: SurveyResponse) -> DetractorFoundV1 | None:
+    """The invitation's follow-up when this answer is a detractor's: its id is the
+    invitation's, so however many answers are low, consumers see one detractor."""
+    if not metrics.is_detractor(response.survey_type, response.score):
+        return None
+    issued = survey.issued
+    return DetractorFoundV1(
+        event_id=derived_id("detractor-found", survey.survey_id),
+        occurred_at=response.updated_at,
+        ticket_id=survey.ticket_id,
+        survey_id=survey.survey_id,
+        survey_type=response.survey_type,
+        agent_id=issued.agent_id,
+        team=issued.team,
+        channel=issued.channel,
+        request_type=issued.request_type,
+        score=response.score,
+        reasons=response.reasons,
+    )
 
-    @property
-    def csat_percent(self) -> float | None:
-        """Satisfied answers (4 and 5) as a share of all answers; None before the first one."""
-        if self.responses == 0:
-            return None
-        return round(100.0 * self.satisfied / self.responses, 1)
+
+def comment_expires_at(response: SurveyResponse, policy: SurveyPolicy) -> datetime:
+    return response.updated_at + policy.comment_retention
