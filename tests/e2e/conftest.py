@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
+from importlib import resources
 from pathlib import Path
 
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 from opora_shared.testing import drop_database
 
@@ -72,9 +74,21 @@ def smtp() -> Iterator[MailCatcher]:
     controller.stop()
 
 
+def _rules_without_quiet_hours(directory: Path) -> Path:
+    """The packaged notification rules without quiet hours: an e2e run at night (in Moscow or
+    London) must see the same mail as one by day."""
+    packaged = resources.files("opora_notifications") / "rules" / "notifications.yaml"
+    rules = yaml.safe_load(packaged.read_text(encoding="utf-8"))
+    rules["customers"]["quiet_hours"] = None
+    path = directory / "notifications.yaml"
+    path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="session")
 def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
     logs = tmp_path_factory.mktemp("service-logs")
+    notification_rules = _rules_without_quiet_hours(tmp_path_factory.mktemp("rules"))
     # A fresh name per run: a reused process id must never meet an earlier run's tickets.
     database = f"opora_e2e_{uuid.uuid4().hex[:12]}"
     ports = {s: free_port() for s in SERVICES}
@@ -93,6 +107,7 @@ def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
             f"{prefix}HMAC_SECRETS": json.dumps({"web-form": running.web_form_secret}),
             # feedback's survey pages, notifications' unsubscribe page: each is its own server
             f"{prefix}PUBLIC_BASE_URL": running.url(name),
+            "OPORA_NOTIFICATIONS_RULES_FILE": str(notification_rules),
             "OTEL_TRACES_EXPORTER": "console",
             "OTEL_SERVICE_NAME": f"opora-{name}",
         }
