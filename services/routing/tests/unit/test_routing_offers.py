@@ -452,3 +452,15 @@ async def test_a_slot_reserved_moments_ago_is_left_to_the_dispatch_that_took_it(
 
     assert desk.repo.agent_state["anna"].load == {Channel.CHAT: 1}
     assert not published(desk, TicketOfferedV1)
+
+
+async def test_a_dispatch_that_loses_every_race_serves_again_shortly(desk, monkeypatch) -> None:
+    await online(desk, "anna")
+
+    async def always_taken(*_: object) -> bool:
+        return False  # another replica changed the agent's load first, every time
+
+    monkeypatch.setattr(desk.repo, "reserve", always_taken)
+    await route_ticket(opened("t-1"), desk)
+
+    assert "dispatch:retry" in desk.timers.planned

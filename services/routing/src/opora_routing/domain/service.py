@@ -57,6 +57,7 @@ from opora_routing.domain.selection import Choice, plan
 log = logging.getLogger(__name__)
 
 DISPATCH_ROUNDS = 3
+RETRY_LOST_RACE = timedelta(seconds=1)
 """Re-plans after a reservation lost a race, before leaving the rest to the next trigger."""
 
 RevokeCause = Literal["declined", "timed_out", "agent_unavailable", "ticket_closed", "transferred"]
@@ -503,6 +504,13 @@ async def dispatch(desk: Desk) -> list[Routing]:
         if not lost_race:
             break
         agents = await desk.repo.agents()
+    else:
+        # Every round lost a race to another writer: serve again in a moment instead of leaving
+        # the rest for a trigger that may not come.
+        async def again() -> None:
+            await dispatch(desk)
+
+        desk.timers.schedule("dispatch:retry", desk.now() + RETRY_LOST_RACE, again)
     return offered
 
 
