@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 
 from opora_shared.contracts import EVENTS_BY_TYPE
@@ -147,3 +151,89 @@ def drop_database(mongodb_uri: str, database: str) -> None:
         client.drop_database(database)
     finally:
         client.close()
+
+
+# --- consumer groups and producers for integration tests ---------------------------------------
+
+
+async def skip_group_to_end(
+    bootstrap_servers: str, group: str, topics: Iterable[str], *, timeout_s: float = 30
+) -> None:
+    """Commit ``group``'s offsets at the end of ``topics``, so that a test's consumers read only
+    what the test publishes, not what earlier tests left on the shared topics."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                await consumer.commit(ends)
+                return
+            except KafkaError:
+                # Members of a replica stopped or killed by an earlier test stay in the group
+                # until their session ends; the group takes outside commits once they are gone.
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+    finally:
+        await consumer.stop()
+
+
+async def wait_group_stable(
+    bootstrap_servers: str, group: str, members: int, *, timeout_s: float = 30
+) -> None:
+    """Wait until ``group`` is stable with ``members`` consumers, so that no rebalance pauses
+    consumption in the middle of a timed behaviour."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            [response] = await admin.describe_consumer_groups([group])
+            [described] = response.to_object()["groups"]
+            if described["state"] == "Stable" and len(described["members"]) == members:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"group {group} not settled with {members} members within {timeout_s:.0f} s: "
+                    f"{described['state']} with {len(described['members'])}"
+                )
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def event_producer(
+    bootstrap_servers: str,
+) -> AsyncIterator[Callable[[Event], Awaitable[None]]]:
+    """Publish events as their producers do: their topic, keyed, CloudEvents headers, acks=all."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    await producer.start()
+
+    async def send(event: Event) -> None:
+        headers = cloudevent_headers(event, source="tests")
+        await producer.send_and_wait(
+            event.topic.name,
+            event.model_dump_json().encode(),
+            key=event.partition_key.encode(),
+            headers=[(k, v.encode()) for k, v in headers.items()],
+        )
+
+    try:
+        yield send
+    finally:
+        await producer.stop()

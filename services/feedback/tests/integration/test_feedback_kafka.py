@@ -18,14 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 from opora_feedback.adapters.assignor import SingleOwnerAssignor
 from opora_feedback.config import Settings
 from opora_feedback.handlers import GROUP, ROLLUP_GROUP
 from opora_feedback.main import create_app
-from opora_shared.contracts.base import Event, cloudevent_headers
+from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import Channel, RequestType
 from opora_shared.contracts.feedback import (
     SurveyAnswerReceivedV1,
@@ -33,7 +32,7 @@ from opora_shared.contracts.feedback import (
     SurveyResponseRecordedV1,
 )
 from opora_shared.contracts.topics import FEEDBACK, ROUTING, TICKETS
-from opora_shared.testing import KafkaTail
+from opora_shared.testing import KafkaTail, event_producer, skip_group_to_end
 from pymongo import AsyncMongoClient
 
 from ..conftest import RULES
@@ -48,55 +47,15 @@ Publish = Callable[[Event], Awaitable[None]]
 
 @pytest.fixture
 async def publish(infra) -> AsyncIterator[Publish]:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all")
-    await producer.start()
-
-    async def send(event: Event) -> None:
-        headers = cloudevent_headers(event, source="tests")
-        await producer.send_and_wait(
-            event.topic.name,
-            event.model_dump_json().encode(),
-            key=event.partition_key.encode(),
-            headers=[(k, v.encode()) for k, v in headers.items()],
-        )
-
-    yield send
-    await producer.stop()
+    async with event_producer(infra.bootstrap_servers) as send:
+        yield send
 
 
 async def skip_to_the_end(bootstrap: str) -> None:
     """Commit both groups' offsets at the end of what they consume: a test reads only what it
     publishes, not what earlier tests left on the shared topics."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([TICKETS.name, ROUTING.name, FEEDBACK.name])
-    finally:
-        await admin.close()
-    by_topic = {
-        t["topic"]: [TopicPartition(t["topic"], p["partition"]) for p in t["partitions"]]
-        for t in described
-    }
-    for group, topics in ((GROUP, (TICKETS, ROUTING)), (ROLLUP_GROUP, (FEEDBACK,))):
-        partitions = [tp for t in topics for tp in by_topic[t.name]]
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-        )
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            ends = await consumer.end_offsets(partitions)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    await consumer.commit(ends)
-                    break
-                except KafkaError:
-                    if time.monotonic() > deadline:
-                        raise
-                    await asyncio.sleep(0.5)
-        finally:
-            await consumer.stop()
+    await skip_group_to_end(bootstrap, GROUP, [TICKETS.name, ROUTING.name])
+    await skip_group_to_end(bootstrap, ROLLUP_GROUP, [FEEDBACK.name])
 
 
 @pytest.fixture

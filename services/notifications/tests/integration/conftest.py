@@ -25,13 +25,11 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 from aiosmtpd.controller import Controller
 from opora_notifications.handlers import GROUP
-from opora_shared.contracts.base import Event, cloudevent_headers
+from opora_shared.contracts.base import Event
 from opora_shared.contracts.topics import FEEDBACK, ROUTING, SLA, TICKETS, WORKSPACE_AGENTS
+from opora_shared.testing import event_producer, skip_group_to_end, wait_group_stable
 
 CONSUMED = tuple(t.name for t in (TICKETS, ROUTING, SLA, FEEDBACK, WORKSPACE_AGENTS))
 """FastStream gives each subscribed topic its own consumer, each a member of the group."""
@@ -100,76 +98,18 @@ def smtp() -> Iterator[MailCatcher]:
 @pytest.fixture
 async def publish(infra) -> AsyncIterator[Publish]:
     """Publish an event as its producer does: its topic, keyed, CloudEvents headers, acks=all."""
-    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all")
-    await producer.start()
-
-    async def send(event: Event) -> None:
-        headers = cloudevent_headers(event, source="tests")
-        await producer.send_and_wait(
-            event.topic.name,
-            event.model_dump_json().encode(),
-            key=event.partition_key.encode(),
-            headers=[(k, v.encode()) for k, v in headers.items()],
-        )
-
-    yield send
-    await producer.stop()
+    async with event_producer(infra.bootstrap_servers) as send:
+        yield send
 
 
 async def skip_to_the_end(bootstrap_servers: str) -> None:
     """Commit the group's offsets at the end of every topic notifications consumes."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(CONSUMED))
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(topic["topic"], p["partition"])
-        for topic in described
-        for p in topic["partitions"]
-    ]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=GROUP, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                await consumer.commit(ends)
-                return
-            except KafkaError:
-                # Members of a killed replica stay in the group until their session times out.
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
-    finally:
-        await consumer.stop()
+    await skip_group_to_end(bootstrap_servers, GROUP, CONSUMED)
 
 
 async def settled(bootstrap_servers: str, replicas: int = 1, timeout_s: float = 40) -> None:
     """Wait until every consumer of ``replicas`` replicas is a member of the stable group."""
-    members = replicas * len(CONSUMED)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            [response] = await admin.describe_consumer_groups([GROUP])
-            [group] = response.to_object()["groups"]
-            if group["state"] == "Stable" and len(group["members"]) == members:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"group {GROUP} not settled with {members} members within {timeout_s:.0f} s: "
-                    f"{group['state']} with {len(group['members'])}"
-                )
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
+    await wait_group_stable(bootstrap_servers, GROUP, replicas * len(CONSUMED), timeout_s=timeout_s)
 
 
 # --- the service as an operating-system process ----------------------------------------------

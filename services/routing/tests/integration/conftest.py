@@ -24,20 +24,18 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 from opora_routing.adapters.repository import MongoRepository
 from opora_routing.config import Settings
 from opora_routing.handlers import GROUP
 from opora_routing.main import create_app
-from opora_shared.contracts.base import Event, cloudevent_headers
+from opora_shared.contracts.base import Event
 from opora_shared.contracts.topics import SLA, TICKETS, WORKSPACE_AGENTS, WORKSPACE_TICKET_ACTIONS
 from opora_shared.contracts.workspace import (
     AgentPresenceChangedV1,
     AgentProfileChangedV1,
     Presence,
 )
+from opora_shared.testing import event_producer, skip_group_to_end, wait_group_stable
 from pymongo import AsyncMongoClient
 
 CONSUMED = tuple(t.name for t in (WORKSPACE_AGENTS, WORKSPACE_TICKET_ACTIONS, TICKETS, SLA))
@@ -103,20 +101,8 @@ async def repo(infra, database_name) -> AsyncIterator[MongoRepository]:
 @pytest.fixture
 async def publish(infra) -> AsyncIterator[Publish]:
     """Publish an event as its producer does: its topic, keyed, CloudEvents headers, acks=all."""
-    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all")
-    await producer.start()
-
-    async def send(event: Event) -> None:
-        headers = cloudevent_headers(event, source="tests")
-        await producer.send_and_wait(
-            event.topic.name,
-            event.model_dump_json().encode(),
-            key=event.partition_key.encode(),
-            headers=[(k, v.encode()) for k, v in headers.items()],
-        )
-
-    yield send
-    await producer.stop()
+    async with event_producer(infra.bootstrap_servers) as send:
+        yield send
 
 
 # --- the consumer group ---------------------------------------------------------------------
@@ -124,59 +110,14 @@ async def publish(infra) -> AsyncIterator[Publish]:
 
 async def skip_to_the_end(bootstrap_servers: str) -> None:
     """Commit the group's offsets at the end of every topic routing consumes."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(CONSUMED))
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(topic["topic"], p["partition"])
-        for topic in described
-        for p in topic["partitions"]
-    ]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=GROUP, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                await consumer.commit(ends)
-                return
-            except KafkaError:
-                # Members of a replica killed by an earlier test stay in the group until their
-                # session times out; the group takes outside commits once they are gone.
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
-    finally:
-        await consumer.stop()
+    await skip_group_to_end(bootstrap_servers, GROUP, CONSUMED)
 
 
 async def settled(bootstrap_servers: str, replicas: int, timeout_s: float = 30) -> None:
     """Wait until every consumer of ``replicas`` replicas is a member of the stable group."""
-    members = replicas * CONSUMERS_PER_REPLICA
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            [response] = await admin.describe_consumer_groups([GROUP])
-            [group] = response.to_object()["groups"]
-            if group["state"] == "Stable" and len(group["members"]) == members:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"group {GROUP} not settled with {members} members within {timeout_s:.0f} s: "
-                    f"{group['state']} with {len(group['members'])}"
-                )
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
+    await wait_group_stable(
+        bootstrap_servers, GROUP, replicas * CONSUMERS_PER_REPLICA, timeout_s=timeout_s
+    )
 
 
 @asynccontextmanager

@@ -11,18 +11,14 @@ so that no rebalance pauses consumption in the middle of a timed behaviour.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
 from fastapi import FastAPI
-from opora_shared.contracts.base import Event, cloudevent_headers
-from opora_shared.testing import drop_database
+from opora_shared.contracts.base import Event
+from opora_shared.testing import drop_database, event_producer, skip_group_to_end, wait_group_stable
 from opora_sla.config import Settings
 from opora_sla.handlers import CONSUMED, GROUP
 from opora_sla.main import create_app
@@ -62,20 +58,8 @@ def settings(infra, database_name, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def publish(infra) -> AsyncIterator[Publish]:
     """Publish an event as its producer does: its topic, keyed, CloudEvents headers, acks=all."""
-    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all")
-    await producer.start()
-
-    async def send(event: Event) -> None:
-        headers = cloudevent_headers(event, source="tests")
-        await producer.send_and_wait(
-            event.topic.name,
-            event.model_dump_json().encode(),
-            key=event.partition_key.encode(),
-            headers=[(k, v.encode()) for k, v in headers.items()],
-        )
-
-    yield send
-    await producer.stop()
+    async with event_producer(infra.bootstrap_servers) as send:
+        yield send
 
 
 @pytest.fixture(autouse=True)
@@ -86,58 +70,12 @@ async def dropped_database(infra, database_name) -> AsyncIterator[None]:
 
 async def skip_to_the_end(bootstrap_servers: str) -> None:
     """Commit the group's offsets at the end of every topic sla consumes."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic.name for topic in CONSUMED])
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(topic["topic"], p["partition"])
-        for topic in described
-        for p in topic["partitions"]
-    ]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=GROUP, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                await consumer.commit(ends)
-                return
-            except KafkaError:
-                # Members of a replica stopped by an earlier test stay in the group until they
-                # have left; the group takes outside commits once they are gone.
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
-    finally:
-        await consumer.stop()
+    await skip_group_to_end(bootstrap_servers, GROUP, [topic.name for topic in CONSUMED])
 
 
 async def settled(bootstrap_servers: str, members: int, timeout_s: float = 30) -> None:
     """Wait until the group is stable with ``members`` consumers (one per replica)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            [response] = await admin.describe_consumer_groups([GROUP])
-            [group] = response.to_object()["groups"]
-            if group["state"] == "Stable" and len(group["members"]) == members:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"group {GROUP} not settled with {members} members within {timeout_s:.0f} s: "
-                    f"{group['state']} with {len(group['members'])}"
-                )
-            await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
+    await wait_group_stable(bootstrap_servers, GROUP, members, timeout_s=timeout_s)
 
 
 @asynccontextmanager
