@@ -47,6 +47,7 @@ from opora_shared.contracts.workspace import (
     AgentPresenceChangedV1,
     AgentProfileChangedV1,
     OfferAcceptedV1,
+    OfferDeclinedV1,
     Presence,
     ReplyPostedV1,
     StatusSetV1,
@@ -179,6 +180,8 @@ AGENTS = (
     DemoAgent("demo-agent-sara", "Sara Lee", ("en",), _ALL_SKILLS),
     DemoAgent("demo-agent-timur", "Тимур Алиев", ("ru", "en"), _ALL_SKILLS),
 )
+AGENT_IDS = frozenset(a.agent_id for a in AGENTS)
+OWNERSHIP_CHECKS = 10  # half a second apart: how long an offer may run ahead of its ticket
 
 
 # --- the script -----------------------------------------------------------------------------
@@ -453,15 +456,22 @@ class Demo:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + linger_s
         last, quiet_since = self._fingerprint(), loop.time()
-        while loop.time() < deadline and (
-            loop.time() - quiet_since < 5 or self._solved - self.tally.with_event(SurveyIssuedV1)
-        ):
+        while loop.time() < deadline and (loop.time() - quiet_since < 5 or not self._played_out()):
             await asyncio.sleep(0.5)
             if on_tick:
                 on_tick(self.tally)
             now = self._fingerprint()
             if now != last:
                 last, quiet_since = now, loop.time()
+
+    def _played_out(self) -> bool:
+        """Every ticket of the run was assigned, and every one the agents solved has its survey
+        (a ticket waiting for a rule step to relax can be quiet for longer than a few seconds)."""
+        tally = self.tally
+        return not (
+            tally.ours - tally.with_event(TicketAssignedV1)
+            or self._solved - tally.with_event(SurveyIssuedV1)
+        )
 
     def _fingerprint(self) -> tuple[int, ...]:
         return (*(n for _, n in self.tally.rows()), len(self._tasks))
@@ -474,17 +484,22 @@ class Demo:
                     event = _decode(record)
                     if event is not None:
                         self.tally.record(event)
-                        if self.tally.mine(event) and self.tally.first_time(event):
+                        if self._concerns_us(event) and self.tally.first_time(event):
                             self._react(event)
             if on_tick:
                 on_tick(self.tally)
 
+    def _concerns_us(self, event: Event) -> bool:
+        """An event about one of the run's tickets, or an offer to one of its agents (routing may
+        offer them other tickets waiting on the same stack)."""
+        offered_to_us = isinstance(event, TicketOfferedV1) and event.agent_id in AGENT_IDS
+        return offered_to_us or self.tally.mine(event)
+
     def _react(self, event: Event) -> None:
         """What the agents and customers do when the system tells them something."""
-        agents = {a.agent_id for a in AGENTS}
-        if isinstance(event, TicketOfferedV1) and event.agent_id in agents:
-            self._later(0.5, self._accept(event))
-        elif isinstance(event, TicketAssignedV1) and event.agent_id in agents:
+        if isinstance(event, TicketOfferedV1) and event.agent_id in AGENT_IDS:
+            self._later(0.5, self._answer_offer(event))
+        elif isinstance(event, TicketAssignedV1) and event.agent_id in AGENT_IDS:
             self._later(self._rng.uniform(1, 3), self._answer_and_solve(event))
         elif isinstance(event, SurveyIssuedV1):
             self._later(self._rng.uniform(0.5, 2), self._answer_survey(event))
@@ -524,10 +539,25 @@ class Demo:
         else:
             self.tally.rejected.append(f"{request.path}: {response.status_code} {response.text}")
 
-    async def _accept(self, offer: TicketOfferedV1) -> None:
+    async def _answer_offer(self, offer: TicketOfferedV1) -> None:
+        """Accept an offer of the run's own ticket; decline anything else, so that a stranger's
+        ticket goes on to a real agent instead of holding a demo agent until the offer expires.
+        The offer can be read before the ticket's opening (another topic), hence the wait."""
+        for _ in range(OWNERSHIP_CHECKS):
+            if self.tally.mine(offer):
+                await self._publish(
+                    OfferAcceptedV1(
+                        ticket_id=offer.ticket_id, agent_id=offer.agent_id, offer_id=offer.offer_id
+                    )
+                )
+                return
+            await asyncio.sleep(0.5)
         await self._publish(
-            OfferAcceptedV1(
-                ticket_id=offer.ticket_id, agent_id=offer.agent_id, offer_id=offer.offer_id
+            OfferDeclinedV1(
+                ticket_id=offer.ticket_id,
+                agent_id=offer.agent_id,
+                offer_id=offer.offer_id,
+                reason="a demo agent takes only the demo's tickets",
             )
         )
 

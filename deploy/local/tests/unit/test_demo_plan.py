@@ -1,11 +1,17 @@
-"""The demo's scene: what customers send and how the tally counts only the demo's tickets."""
+"""The demo's scene: what customers send, how the tally counts only the demo's tickets, and how
+its agents answer offers."""
 
 from __future__ import annotations
 
-from opora_localstack.demo import Tally, plan_requests
+from datetime import UTC, datetime, timedelta
+
+from opora_localstack import demo as demo_module
+from opora_localstack.demo import AGENTS, Demo, Tally, Target, plan_requests
+from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import Channel, CustomerRef
-from opora_shared.contracts.routing import TicketAssignedV1
+from opora_shared.contracts.routing import TicketAssignedV1, TicketOfferedV1
 from opora_shared.contracts.tickets import TicketOpenedV1
+from opora_shared.contracts.workspace import OfferAcceptedV1, OfferDeclinedV1
 
 
 def test_the_same_seed_plans_the_same_scene() -> None:
@@ -67,3 +73,39 @@ def test_a_redelivered_event_is_counted_once() -> None:
     tally.record(assigned)
     tally.record(assigned)
     assert dict(tally.rows())["assigned"] == 1
+
+
+class _Played(Demo):
+    """The demo without Kafka: what its agents publish is kept."""
+
+    def __init__(self) -> None:
+        super().__init__(Target("http://127.0.0.1:9", "127.0.0.1:9"), run_id="demo-abc")
+        self.published: list[Event] = []
+
+    async def _publish(self, event: Event) -> None:
+        self.published.append(event)
+
+
+def _offer(ticket_id: str) -> TicketOfferedV1:
+    return TicketOfferedV1(
+        ticket_id=ticket_id,
+        queue="q",
+        offer_id=f"o-{ticket_id}",
+        agent_id=AGENTS[0].agent_id,
+        expires_at=datetime.now(UTC) + timedelta(seconds=60),
+    )
+
+
+async def test_a_demo_agent_accepts_an_offer_of_the_runs_ticket() -> None:
+    demo = _Played()
+    demo.tally.record(_opened("t1", "demo-abc-1"))
+    await demo._answer_offer(_offer("t1"))
+    assert [type(e) for e in demo.published] == [OfferAcceptedV1]
+
+
+async def test_a_demo_agent_declines_a_strangers_ticket(monkeypatch) -> None:
+    monkeypatch.setattr(demo_module, "OWNERSHIP_CHECKS", 1)
+    demo = _Played()
+    demo.tally.record(_opened("t2", "someone-else-1"))
+    await demo._answer_offer(_offer("t2"))
+    assert [type(e) for e in demo.published] == [OfferDeclinedV1]
