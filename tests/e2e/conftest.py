@@ -90,13 +90,14 @@ def smtp() -> Iterator[MailCatcher]:
     controller.stop()
 
 
-def _rules_without_quiet_hours(directory: Path) -> Path:
-    """The packaged notification rules without quiet hours: an e2e run at night (in Moscow or
-    London) must see the same mail as one by day."""
-    packaged = resources.files("opora_notifications") / "rules" / "notifications.yaml"
-    rules = yaml.safe_load(packaged.read_text(encoding="utf-8"))
-    rules["customers"]["quiet_hours"] = None
-    path = directory / "notifications.yaml"
+def _packaged_rules(directory: Path, package: str, name: str, **changes: object) -> Path:
+    """A copy of a service's packaged rules file with top-level sections changed, for e2e runs:
+    one at night (in Moscow or London) must see the same mail as one by day, and a test cannot
+    wait a day for a survey invitation."""
+    rules = yaml.safe_load((resources.files(package) / "rules" / name).read_text("utf-8"))
+    for section, settings in changes.items():
+        rules[section] = {**rules.get(section, {}), **settings}  # type: ignore[dict-item]
+    path = directory / name
     path.write_text(yaml.safe_dump(rules, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -104,7 +105,13 @@ def _rules_without_quiet_hours(directory: Path) -> Path:
 @pytest.fixture(scope="session")
 def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
     logs = tmp_path_factory.mktemp("service-logs")
-    notification_rules = _rules_without_quiet_hours(tmp_path_factory.mktemp("rules"))
+    rules = tmp_path_factory.mktemp("rules")
+    notification_rules = _packaged_rules(
+        rules, "opora_notifications", "notifications.yaml", customers={"quiet_hours": None}
+    )
+    survey_rules = _packaged_rules(
+        rules, "opora_feedback", "surveys.yaml", invitations={"delay_hours": 0}
+    )
     # A fresh name per run: a reused process id must never meet an earlier run's tickets.
     database = f"opora_e2e_{uuid.uuid4().hex[:12]}"
     ports = {s: free_port() for s in SERVICES}
@@ -125,6 +132,7 @@ def services(infra, smtp, tmp_path_factory) -> Iterator[Services]:
             # feedback's survey pages, notifications' unsubscribe page: each is its own server
             f"{prefix}PUBLIC_BASE_URL": running.url(name),
             "OPORA_NOTIFICATIONS_RULES_FILE": str(notification_rules),
+            "OPORA_FEEDBACK_RULES_FILE": str(survey_rules),
             "OTEL_TRACES_EXPORTER": "console",
             "OTEL_SERVICE_NAME": f"opora-{name}",
         }

@@ -25,6 +25,7 @@ NOW = datetime(2026, 2, 28, 9, 30, tzinfo=UTC)
 
 RULES = """\
 version: "test-1"
+invitations: {delay_hours: 0}
 links: {expire_after_days: 28}
 answers: {edit_window_days: 14}
 comments: {retention_days: 90}
@@ -69,7 +70,7 @@ def policy(rules) -> SurveyPolicy:
 
 @pytest.fixture
 def tokens(clock, policy) -> SignedSurveyTokens:
-    return SignedSurveyTokens(SECRET, ttl=policy.token_ttl, clock=clock)
+    return SignedSurveyTokens(SECRET, ttl=policy.token_max_age, clock=clock)
 
 
 @pytest.fixture

@@ -89,7 +89,9 @@ def create_app(
         NAME, settings, publishes=FEEDBACK_EVENTS, tracer_provider=tracer_provider
     )
     policy = SurveyPolicy(public_base_url=settings.public_base_url, rules=rules)
-    tokens = SignedSurveyTokens(settings.token_secret, ttl=policy.token_ttl, clock=adapters.clock)
+    tokens = SignedSurveyTokens(
+        settings.token_secret, ttl=policy.token_max_age, clock=adapters.clock
+    )
     answering = service.Answering(
         surveys=adapters.surveys,
         responses=adapters.responses,

@@ -43,6 +43,16 @@ def test_defaults_fill_what_the_file_leaves_out() -> None:
     assert rules.reports.timezone == "UTC"
 
 
+def test_an_invitation_is_due_a_day_after_the_solve_unless_the_file_says_otherwise() -> None:
+    assert parse_rules(MINIMAL).policy.invitation_delay == timedelta(hours=24)
+    assert load_rules().policy.invitation_delay == timedelta(hours=24)
+
+
+def test_a_negative_invitation_delay_fails_the_load_naming_its_path() -> None:
+    with pytest.raises(RulesError, match=r"invitations\.delay_hours"):
+        parse_rules(MINIMAL + "invitations: {delay_hours: -1}\n")
+
+
 def test_an_unknown_question_fails_the_load_naming_its_path() -> None:
     with pytest.raises(RulesError, match=r"rules\.0\.ask\.0"):
         parse_rules(MINIMAL.replace("[csat]", "[happiness]"))

@@ -6,8 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from opora_feedback.adapters.tokens import SignedSurveyTokens
 from opora_feedback.domain import service
-from opora_feedback.domain.model import Answer, EditWindowClosedError, InvalidAnswerError
+from opora_feedback.domain.model import (
+    Answer,
+    EditWindowClosedError,
+    InvalidAnswerError,
+    SurveyPolicy,
+)
+from opora_feedback.domain.rules import parse_rules
 from opora_shared.contracts.common import Channel, RequestType, TicketStatus
 from opora_shared.contracts.feedback import (
     DetractorFoundV1,
@@ -17,6 +24,8 @@ from opora_shared.contracts.feedback import (
 )
 from opora_shared.contracts.tickets import TicketStatusChangedV1, TicketUpdatedV1
 from opora_shared.errors import PermanentError
+
+from ..conftest import NOW, RULES, SECRET
 
 
 @pytest.fixture
@@ -74,6 +83,30 @@ async def test_solving_a_ticket_issues_the_questions_its_rule_asks(
     assert issued.questions == (SurveyType.NPS, SurveyType.CSAT)
     assert issued.survey_type is SurveyType.NPS
     assert [link.score for link in issued.rating_links] == list(range(11))
+
+
+async def test_the_invitation_is_due_after_the_configured_delay_and_its_link_outlives_it(
+    adapters, publisher, events, clock
+):
+    rules = parse_rules(RULES.replace("delay_hours: 0", "delay_hours: 24"))
+    policy = SurveyPolicy(public_base_url="https://opora.test/", rules=rules)
+    tokens = SignedSurveyTokens(SECRET, ttl=policy.token_max_age, clock=clock)
+    await service.remember_opened(events.ticket_opened(), adapters.facts)
+
+    issued = await service.issue_survey(
+        events.status_changed(),
+        facts=adapters.facts,
+        surveys=adapters.surveys,
+        tokens=tokens,
+        publisher=publisher,
+        policy=policy,
+        clock=clock,
+    )
+    clock.advance(timedelta(hours=24, days=28) - timedelta(minutes=1))
+
+    assert issued.send_after == NOW + timedelta(hours=24)
+    assert issued.expires_at == issued.send_after + timedelta(days=28)
+    assert tokens.verify(issued.url.rsplit("/s/", 1)[1]) == issued.ticket_id
 
 
 async def test_rating_links_open_the_page_with_their_score(token, adapters):

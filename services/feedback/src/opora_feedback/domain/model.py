@@ -82,8 +82,19 @@ class SurveyPolicy:
     rules: SurveyRules
 
     @property
+    def invitation_delay(self) -> timedelta:
+        """From the solve to the invitation (Zendesk's default is a day)."""
+        return self.rules.policy.invitation_delay
+
+    @property
     def token_ttl(self) -> timedelta:
+        """How long a link works once its invitation is due."""
         return self.rules.policy.token_ttl
+
+    @property
+    def token_max_age(self) -> timedelta:
+        """A link is signed at the solve and must work ``token_ttl`` after the invitation."""
+        return self.invitation_delay + self.token_ttl
 
     @property
     def edit_window(self) -> timedelta:
@@ -183,8 +194,8 @@ def issue_survey(
         request_type=facts.request_type or RequestType.OTHER,
         customer=facts.customer,
         url=url,
-        expires_at=now + policy.token_ttl,
-        send_after=now,
+        expires_at=now + policy.token_max_age,
+        send_after=now + policy.invitation_delay,
         language=facts.language,
         questions=tuple(questions),
         rating_links=tuple(

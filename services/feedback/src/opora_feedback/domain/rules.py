@@ -105,6 +105,12 @@ class CsatSettings(_Strict):
         return reasons
 
 
+class Invitations(_Strict):
+    delay_hours: Annotated[float, Field(ge=0, le=30 * 24)] = Field(
+        default=24, description="How long after the solve the invitation is due"
+    )
+
+
 class Links(_Strict):
     expire_after_days: Days = 28
 
@@ -132,6 +138,7 @@ class Reports(_Strict):
 
 class SurveyRules(_Strict):
     version: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    invitations: Invitations = Field(default_factory=Invitations)
     links: Links = Field(default_factory=Links)
     answers: Answers = Field(default_factory=Answers)
     comments: Comments = Field(default_factory=Comments)
@@ -168,6 +175,7 @@ class SurveyRules(_Strict):
     @property
     def policy(self) -> Lifetimes:
         return Lifetimes(
+            invitation_delay=timedelta(hours=self.invitations.delay_hours),
             token_ttl=timedelta(days=self.links.expire_after_days),
             edit_window=timedelta(days=self.answers.edit_window_days),
             comment_retention=timedelta(days=self.comments.retention_days),
@@ -180,6 +188,7 @@ class SurveyRules(_Strict):
 
 @dataclass(frozen=True)
 class Lifetimes:
+    invitation_delay: timedelta
     token_ttl: timedelta
     edit_window: timedelta
     comment_retention: timedelta
