@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parent
+
+# Property tests assert outcomes, not speed (benchmarks measure that): no per-example deadline,
+# which a machine busy with Kafka, FerretDB and five services would otherwise trip at random.
+settings.register_profile("opora", deadline=None)
+settings.load_profile("opora")
 
 
 @dataclass(frozen=True)

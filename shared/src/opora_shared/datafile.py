@@ -4,13 +4,14 @@ on a live message."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, PlainSerializer, PlainValidator, ValidationError, WithJsonSchema
 
 M = TypeVar("M", bound=BaseModel)
 Where = Callable[[tuple[int | str, ...], dict[str, Any]], str]
@@ -61,3 +62,40 @@ def parse_yaml(
             f"  {where(problem['loc'], data)}: {problem['msg']}" for problem in exc.errors()
         )
         raise error(f"{source} has invalid {what}:\n{problems}") from exc
+
+
+# --- field types that rules files share ---------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """Russian product names are written with and without ``ё``; fold both to one spelling (do
+    the same to the text a pattern is searched in)."""
+    return text.replace("ё", "е").replace("Ё", "Е")
+
+
+def _compile_patterns(value: Any) -> tuple[re.Pattern[str], ...]:
+    if isinstance(value, tuple) and all(isinstance(p, re.Pattern) for p in value):
+        return value
+    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
+        raise ValueError("expected a non-empty list of regular expressions")
+    compiled = []
+    for index, pattern in enumerate(value):
+        if not isinstance(pattern, str) or not pattern:
+            raise ValueError(f"entry {index}: a pattern must be a non-empty string")
+        try:
+            compiled.append(re.compile(fold(pattern), re.IGNORECASE))
+        except re.error as error:
+            raise ValueError(
+                f"entry {index}: invalid regular expression {pattern!r}: {error}"
+            ) from None
+    return tuple(compiled)
+
+
+Patterns = Annotated[
+    tuple[re.Pattern[str], ...],
+    PlainValidator(_compile_patterns),
+    PlainSerializer(lambda patterns: [p.pattern for p in patterns], return_type=list[str]),
+    WithJsonSchema({"type": "array", "items": {"type": "string", "format": "regex"}}),
+]
+"""Case-insensitive regular expressions, ``ё``-folded and compiled at load, to be searched
+anywhere in a folded text."""

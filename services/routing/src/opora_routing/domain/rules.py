@@ -21,7 +21,6 @@ carries a human-readable ``why`` for the events.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -31,15 +30,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from opora_shared.contracts.common import Channel, Priority, RequestType
-from opora_shared.datafile import parse_yaml, read_source
+from opora_shared.datafile import Patterns, fold, parse_yaml, read_source
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
-    PlainValidator,
     StringConstraints,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -60,38 +56,6 @@ LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonEmpty = Annotated[tuple[T, ...], Field(min_length=1)]
 """A list that must name at least one entry: an empty condition could never hold."""
-
-
-def _fold(text: str) -> str:
-    """Russian product names are written with and without ``ё``; match both spellings."""
-    return text.replace("ё", "е").replace("Ё", "Е")
-
-
-def _compile_patterns(value: Any) -> tuple[re.Pattern[str], ...]:
-    if isinstance(value, tuple) and all(isinstance(p, re.Pattern) for p in value):
-        return value
-    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
-        raise ValueError("expected a non-empty list of regular expressions")
-    compiled = []
-    for index, pattern in enumerate(value):
-        if not isinstance(pattern, str) or not pattern:
-            raise ValueError(f"entry {index}: a pattern must be a non-empty string")
-        try:
-            compiled.append(re.compile(_fold(pattern), re.IGNORECASE))
-        except re.error as error:
-            raise ValueError(
-                f"entry {index}: invalid regular expression {pattern!r}: {error}"
-            ) from None
-    return tuple(compiled)
-
-
-Patterns = Annotated[
-    tuple[re.Pattern[str], ...],
-    PlainValidator(_compile_patterns),
-    PlainSerializer(lambda patterns: [p.pattern for p in patterns], return_type=list[str]),
-    WithJsonSchema({"type": "array", "items": {"type": "string", "format": "regex"}}),
-]
-"""Case-insensitive regular expressions, searched anywhere in the text, compiled at load."""
 
 
 class _Strict(BaseModel):
@@ -521,7 +485,7 @@ def _holds(when: Conditions, ticket: Ticket) -> list[str] | None:
     if when.product is not None:
         if ticket.product is None:
             return None
-        product = _fold(ticket.product)
+        product = fold(ticket.product)
         pattern = next((p for p in when.product if p.search(product)), None)
         if pattern is None:
             return None

@@ -33,7 +33,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from opora_shared.contracts.common import Channel, Priority, RequestType, TicketStatus
 from opora_shared.contracts.sla import Metric
-from opora_shared.datafile import parse_yaml, read_source
+from opora_shared.datafile import Patterns, fold, parse_yaml, read_source
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -208,37 +208,6 @@ def _ordered_escalations(escalations: tuple[Escalation, ...] | None) -> None:
 
 
 # --- the file --------------------------------------------------------------------------------
-
-
-def _fold(text: str) -> str:
-    """Russian product names are written with and without ``ё``; match both spellings."""
-    return text.replace("ё", "е").replace("Ё", "Е")
-
-
-def _compile_patterns(value: Any) -> tuple[re.Pattern[str], ...]:
-    if isinstance(value, tuple) and all(isinstance(p, re.Pattern) for p in value):
-        return value
-    if isinstance(value, str) or not isinstance(value, list | tuple) or not value:
-        raise ValueError("expected a non-empty list of regular expressions")
-    compiled = []
-    for index, pattern in enumerate(value):
-        if not isinstance(pattern, str) or not pattern:
-            raise ValueError(f"entry {index}: a pattern must be a non-empty string")
-        try:
-            compiled.append(re.compile(_fold(pattern), re.IGNORECASE))
-        except re.error as error:
-            raise ValueError(
-                f"entry {index}: invalid regular expression {pattern!r}: {error}"
-            ) from None
-    return tuple(compiled)
-
-
-Patterns = Annotated[
-    tuple[re.Pattern[str], ...],
-    PlainValidator(_compile_patterns),
-    PlainSerializer(lambda patterns: [p.pattern for p in patterns], return_type=list[str]),
-    WithJsonSchema({"type": "array", "items": {"type": "string", "format": "regex"}}),
-]
 
 
 class _Strict(BaseModel):
@@ -590,7 +559,7 @@ def _holds(when: Conditions, profile: Profile) -> list[str] | None:
             return None
         reasons.append(f"team {profile.team}")
     if when.product is not None:
-        product = _fold(profile.product or "")
+        product = fold(profile.product or "")
         if not product or not any(p.search(product) for p in when.product):
             return None
         reasons.append(f"product {profile.product}")
