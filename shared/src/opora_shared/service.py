@@ -26,9 +26,17 @@ from faststream.specification.asyncapi.site import get_asyncapi_html
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
 
+from opora_shared.lag import ConsumerLag, broker_consumers
 from opora_shared.mongo import MongoConnection
 from opora_shared.settings import ServiceSettings
-from opora_shared.telemetry import configure_logging, configure_tracing
+from opora_shared.telemetry import (
+    PROMETHEUS_CONTENT_TYPE,
+    Metrics,
+    configure_logging,
+    configure_metrics,
+    configure_tracing,
+    current_metrics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,8 @@ class ServiceParts:
     tracer_provider: TracerProvider | None = None
     mongo: MongoConnection | None = None
     """Probed by readiness and closed after the shutdown hooks."""
+    metrics: Metrics | None = None
+    """Served at ``/metrics``; the process's (:func:`configure_metrics`) when not given."""
 
     @property
     def checks(self) -> dict[str, Check]:
@@ -71,15 +81,26 @@ def build_app(parts: ServiceParts) -> FastAPI:
         description=parts.description,
     )
 
+    metrics = parts.metrics or current_metrics()
+    lag = (
+        ConsumerLag(broker_consumers(parts.broker), meter_provider=metrics.provider)
+        if metrics
+        else None
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for hook in parts.on_startup:
             await hook()
         await parts.broker.start()
+        if lag:
+            lag.start()
         log.info("service started", extra={"service": parts.name})
         try:
             yield
         finally:
+            if lag:
+                await lag.stop()
             await parts.broker.stop()
             for hook in parts.shutdown_hooks:
                 await hook()
@@ -95,10 +116,14 @@ def build_app(parts: ServiceParts) -> FastAPI:
     app.state.broker = parts.broker
     app.include_router(_health_router(parts))
     app.include_router(_asyncapi_router(asyncapi))
+    app.include_router(_metrics_router(metrics))
     for router in parts.routers:
         app.include_router(router)
     FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=parts.tracer_provider, excluded_urls="health/.*,asyncapi.*"
+        app,
+        tracer_provider=parts.tracer_provider,
+        meter_provider=metrics.provider if metrics else None,
+        excluded_urls="health/.*,asyncapi.*,metrics",
     )
     return app
 
@@ -134,6 +159,19 @@ async def _kafka_ready(broker: KafkaBroker) -> bool:
         return False
 
 
+def _metrics_router(metrics: Metrics | None) -> APIRouter:
+    router = APIRouter(tags=["metrics"], include_in_schema=False)
+
+    @router.get("/metrics")
+    async def scrape() -> Response:
+        """Prometheus scrape endpoint: RED per handler and route, consumer lag, domain gauges."""
+        if metrics is None:
+            return PlainTextResponse("metrics are not configured in this process", 503)
+        return Response(metrics.exposition(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    return router
+
+
 def _asyncapi_router(asyncapi: AsyncAPI) -> APIRouter:
     router = APIRouter(tags=["asyncapi"], include_in_schema=False)
 
@@ -160,6 +198,7 @@ def run_service(
     """The console-script body: logging, tracing, then uvicorn until SIGINT/SIGTERM."""
     configure_logging(name, settings.log_level)
     provider = configure_tracing(f"opora-{name}")
+    metrics = configure_metrics(f"opora-{name}")
     app = create_app(settings, provider)
     uvicorn.run(
         app,
@@ -170,3 +209,4 @@ def run_service(
         timeout_graceful_shutdown=int(settings.graceful_timeout_s),
     )
     provider.shutdown()
+    metrics.shutdown()

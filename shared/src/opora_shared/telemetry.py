@@ -1,8 +1,13 @@
-"""Tracing set-up from the standard ``OTEL_*`` variables only, and JSON logs carrying trace ids.
+"""Tracing and metrics set-up from the standard ``OTEL_*`` variables only, and JSON logs carrying
+trace ids.
 
 ``OTEL_TRACES_EXPORTER`` picks the exporter (``otlp``, ``console`` or ``none``; ``otlp`` is the
 default when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set,
 else ``none``); ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` name the process.
+
+Metrics are always readable in the Prometheus text format (each service serves ``/metrics``);
+``OTEL_METRICS_EXPORTER=otlp`` (the default when an OTLP endpoint is set) also pushes them over
+OTLP every ``OTEL_METRIC_EXPORT_INTERVAL`` milliseconds.
 """
 
 from __future__ import annotations
@@ -11,9 +16,13 @@ import json
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -22,19 +31,43 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+def _resource(default_service_name: str) -> Resource:
+    """The process as the ``OTEL_*`` variables describe it, named ``default_service_name``
+    unless ``OTEL_SERVICE_NAME`` or ``OTEL_RESOURCE_ATTRIBUTES`` name it."""
+    detected = Resource.create()
+    if str(detected.attributes.get("service.name", "")).startswith("unknown_service"):
+        detected = detected.merge(Resource({"service.name": default_service_name}))
+    return detected
+
+
+def _stable_semantic_conventions() -> None:
+    """HTTP instrumentation in the stable conventions (``http.server.request.duration`` in
+    seconds, ``http.route``) unless ``OTEL_SEMCONV_STABILITY_OPT_IN`` says otherwise; read once,
+    when the first instrumentation starts."""
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+
+
+def _exporters(signal: str) -> list[str]:
+    """The exporter names ``OTEL_<SIGNAL>_EXPORTER`` asks for, OTLP by default when an OTLP
+    endpoint is configured for the signal."""
+    names = os.environ.get(f"OTEL_{signal}_EXPORTER") or (
+        "otlp"
+        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
+        else "none"
+    )
+    return [n.strip() for n in names.split(",")]
 
 
 def configure_tracing(default_service_name: str) -> TracerProvider:
     """Build the process's tracer provider and make it the global one."""
-    resource = Resource.create({"service.name": default_service_name}).merge(Resource.create())
-    provider = TracerProvider(resource=resource)
-    exporter_names = os.environ.get("OTEL_TRACES_EXPORTER") or (
-        "otlp"
-        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        else "none"
-    )
-    for name in (n.strip() for n in exporter_names.split(",")):
+    _stable_semantic_conventions()
+    provider = TracerProvider(resource=_resource(default_service_name))
+    for name in _exporters("TRACES"):
         if name == "console":
             # One span per line on stdout, so that a test or a pipe can read them back.
             exporter: SpanExporter = ConsoleSpanExporter(out=sys.stdout, formatter=span_line)
@@ -47,6 +80,55 @@ def configure_tracing(default_service_name: str) -> TracerProvider:
             raise ValueError(f"OTEL_TRACES_EXPORTER={name!r} is not supported here")
     trace.set_tracer_provider(provider)
     return provider
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """A process's meter provider and the registry its ``/metrics`` endpoint reads."""
+
+    provider: MeterProvider
+    registry: CollectorRegistry
+
+    def exposition(self) -> bytes:
+        """Every instrument's current value in the Prometheus text format."""
+        return generate_latest(self.registry)
+
+    def shutdown(self) -> None:
+        self.provider.shutdown()
+
+
+PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+_metrics: Metrics | None = None
+
+
+def configure_metrics(default_service_name: str, *, make_global: bool = True) -> Metrics:
+    """Build the process's meter provider: a Prometheus reader always, OTLP when configured.
+
+    Made the global provider (the default), FastStream's and FastAPI's instrumentation record
+    through it: handler and route duration and errors, the R, E and D of RED.
+    """
+    global _metrics
+    _stable_semantic_conventions()
+    registry = CollectorRegistry(auto_describe=True)
+    readers: list[MetricReader] = [PrometheusMetricReader(registry=registry)]
+    for name in _exporters("METRICS"):
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+            readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+        elif name not in ("none", "prometheus", ""):
+            raise ValueError(f"OTEL_METRICS_EXPORTER={name!r} is not supported here")
+    provider = MeterProvider(resource=_resource(default_service_name), metric_readers=readers)
+    configured = Metrics(provider, registry)
+    if make_global:
+        metrics.set_meter_provider(provider)
+        _metrics = configured
+    return configured
+
+
+def current_metrics() -> Metrics | None:
+    """The metrics :func:`configure_metrics` made global in this process, if it did."""
+    return _metrics
 
 
 def span_line(span: ReadableSpan) -> str:

@@ -1,0 +1,85 @@
+"""Each service process serves Prometheus metrics: RED per Kafka handler and HTTP route, and
+its consumer group's lag per partition."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from opora_shared.contracts.common import CustomerContact
+from opora_shared.contracts.inbound import InboundWalkInV1
+from opora_shared.testing import event_producer
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = ("intake", "routing", "sla", "notifications", "feedback")
+
+
+def _series(scraped: str, name: str) -> list[str]:
+    return [line for line in scraped.splitlines() if line.startswith(name + "{")]
+
+
+@pytest.fixture(scope="module")
+async def scraped(infra, services) -> dict[str, str]:
+    """Every service's scrape once two walk-in complaints went through the system (one by HTTP,
+    one over the raw topic) and each service has read its lag at least once (every 15 s)."""
+    ref = f"metrics-{uuid.uuid4().hex[:8]}"
+    async with event_producer(infra.bootstrap_servers) as publish:
+        await publish(
+            InboundWalkInV1(
+                source_message_id=f"{ref}-raw",
+                conversation_id=f"{ref}-raw",
+                received_at=datetime.now(UTC),
+                customer=CustomerContact(name="Пётр Иванов", language="ru"),
+                text="Жалоба: долго ждал в очереди на кассе.",
+                kind="complaint_book",
+                location="Москва",
+            )
+        )
+    body = {
+        "source_message_id": ref,
+        "conversation_id": ref,
+        "received_at": datetime.now(UTC).isoformat(),
+        "customer": {"name": "Анна Петрова", "language": "ru"},
+        "text": "Жалоба: в магазине не приняли возврат.",
+        "kind": "complaint_book",
+        "location": "Москва",
+    }
+    headers = {"authorization": f"Bearer {services.intake_api_key}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
+        answer = await client.post(services.url("intake") + "/v1/inbound/walk-in", json=body)
+        assert answer.status_code < 300, answer.text
+        deadline = time.monotonic() + 60
+        while True:
+            scrapes = {
+                name: (await client.get(services.url(name) + "/metrics")).text for name in SERVICES
+            }
+            if all(_series(s, "opora_kafka_consumer_lag") for s in scrapes.values()):
+                return scrapes
+            assert time.monotonic() < deadline, {
+                n: "lag reported" if _series(s, "opora_kafka_consumer_lag") else "no lag yet"
+                for n, s in scrapes.items()
+            }
+            await asyncio.sleep(1)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_handlers_report_their_duration_per_topic(scraped, service) -> None:
+    assert _series(scraped[service], "messaging_process_duration_seconds_count")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_lag_is_reported_for_the_services_own_group(scraped, service) -> None:
+    lag = _series(scraped[service], "opora_kafka_consumer_lag")
+
+    assert any(f'messaging_consumer_group_name="{service}' in line for line in lag)
+
+
+async def test_http_routes_report_their_duration_by_template(scraped) -> None:
+    durations = _series(scraped["intake"], "http_server_request_duration_seconds_count")
+
+    assert any('http_route="/v1/inbound/walk-in"' in line for line in durations)
