@@ -29,7 +29,7 @@ from opora_shared.contracts.common import (
     RequestType,
     TicketStatus,
 )
-from opora_shared.contracts.feedback import SurveyIssuedV1, SurveyType
+from opora_shared.contracts.feedback import RatingLink, SurveyIssuedV1, SurveyType
 from opora_shared.contracts.sla import Metric, SlaAppliedV1, Target
 from opora_shared.contracts.tickets import TicketOpenedV1, TicketStatusChangedV1
 from opora_shared.testing import FixedClock, RecordingPublisher
@@ -264,22 +264,37 @@ def survey_issued(clock) -> Callable[..., SurveyIssuedV1]:
         email: str = "ivan.petrov@example.com",
         language: str = "ru",
         send_after: datetime | None = None,
+        channel: Channel = Channel.EMAIL,
+        survey_type: SurveyType = SurveyType.CSAT,
+        rating_links: bool = False,
     ) -> SurveyIssuedV1:
+        """``rating_links``: one per score of ``survey_type``, as feedback now sends; without
+        them, the invitation of an older feedback."""
+        url = f"https://opora.test/s/{ticket_id}-token"
+        low, high = {SurveyType.CSAT: (1, 5), SurveyType.NPS: (0, 10), SurveyType.CES: (1, 7)}[
+            survey_type
+        ]
         return SurveyIssuedV1(
             event_id=f"survey-{ticket_id}",
             occurred_at=clock(),
             ticket_id=ticket_id,
-            survey_id=f"{ticket_id}:csat",
-            survey_type=SurveyType.CSAT,
-            channel=Channel.EMAIL,
+            survey_id=f"{ticket_id}:{survey_type}",
+            survey_type=survey_type,
+            channel=channel,
             request_type=RequestType.TECHNICAL_SUPPORT,
             customer=CustomerRef(
                 customer_id=customer_id, name="Иван Петров", email=email, language=language
             ),
-            url=f"https://opora.test/s/{ticket_id}-token",
+            url=url,
             expires_at=clock() + timedelta(days=28),
             send_after=send_after or clock(),
             language=language,
+            rating_links=tuple(
+                RatingLink(score=score, url=f"{url}?score={score}")
+                for score in range(low, high + 1)
+            )
+            if rating_links
+            else (),
         )
 
     return make

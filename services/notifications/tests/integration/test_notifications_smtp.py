@@ -11,6 +11,7 @@ import email
 import email.policy
 import socket
 from email.message import EmailMessage
+from html.parser import HTMLParser
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -22,7 +23,8 @@ from opora_notifications.domain.ports import (
     OutgoingMessage,
     RenderedMessage,
 )
-from opora_shared.contracts.common import Channel
+from opora_shared.contracts.common import Channel, TicketStatus
+from opora_shared.contracts.feedback import SurveyType
 
 
 class Collector:
@@ -114,11 +116,9 @@ async def test_a_russian_acknowledgement_arrives_as_multipart_with_its_headers(
     assert sent.provider_message_id == message["Message-ID"]
 
 
-async def test_an_english_survey_invitation_arrives_with_its_link(
+async def test_an_english_survey_invitation_from_an_older_feedback_arrives_with_its_link(
     smtp_server, smtp_desk, ticket_opened, status, survey_issued
 ):
-    from opora_shared.contracts.common import TicketStatus
-
     _, collector = smtp_server
     await smtp_desk.notifier.on_ticket_opened(
         ticket_opened(
@@ -137,8 +137,90 @@ async def test_an_english_survey_invitation_arrives_with_its_link(
     assert text.startswith("Hello, Anna!")
     assert "https://opora.test/s/t-1-token" in text
     assert 'href="https://opora.test/s/t-1-token"' in html
+    assert "?score=" not in html  # no rating links in the event: the survey's own page
     assert "The link is valid until 28 March 2026." in text
     assert survey["References"] == "<ticket.t-1@opora.local>"  # a web ticket: the ticket's root
+
+
+class Anchors(HTMLParser):
+    """The links of an HTML part: their attributes and text, in document order."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.links: list[dict[str, str]] = []
+        self._open: dict[str, str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            self._open = {k: v or "" for k, v in attrs} | {"text": ""}
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._open["text"] += data
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self._open is not None:
+            self.links.append(self._open)
+            self._open = None
+
+
+async def _survey_mail(desk, collector, ticket_opened, status, survey_issued, *, language, **kw):
+    await desk.notifier.on_ticket_opened(ticket_opened(language=language, name="Иван Петров"))
+    await desk.notifier.on_status_changed(status(TicketStatus.SOLVED))
+    await desk.notifier.on_survey_issued(survey_issued(language=language, **kw))
+    await desk.settle()
+    subjects = {"ru": "Оцените, пожалуйста", "en": "How did we do?"}
+    (survey,) = [m for _, m in collector.received if subjects[language] in str(m["Subject"])]
+    return survey
+
+
+async def test_a_russian_survey_invitation_offers_a_button_per_score(
+    smtp_server, smtp_desk, ticket_opened, status, survey_issued
+):
+    _, collector = smtp_server
+
+    survey = await _survey_mail(
+        smtp_desk, collector, ticket_opened, status, survey_issued, language="ru", rating_links=True
+    )
+
+    text, html = parts(survey)
+    buttons = [a for a in Anchors(html).links if "?score=" in a["href"]]
+    assert [(a["text"], a["href"]) for a in buttons] == [
+        (str(n), f"https://opora.test/s/t-1-token?score={n}") for n in range(1, 6)
+    ]
+    assert buttons[0]["aria-label"] == "1 из 5 — совсем не доволен"
+    assert buttons[2]["aria-label"] == "3 из 5"
+    assert buttons[4]["aria-label"] == "5 из 5 — полностью доволен"
+    assert "color:#ffffff" in buttons[0]["style"]
+    assert "1 (совсем не доволен): https://opora.test/s/t-1-token?score=1" in text
+    assert "5 (полностью доволен): https://opora.test/s/t-1-token?score=5" in text
+    assert "Или откройте опрос: https://opora.test/s/t-1-token\n" in text
+
+
+async def test_an_english_nps_invitation_offers_eleven_buttons_with_the_scales_ends(
+    smtp_server, smtp_desk, ticket_opened, status, survey_issued
+):
+    _, collector = smtp_server
+
+    survey = await _survey_mail(
+        smtp_desk,
+        collector,
+        ticket_opened,
+        status,
+        survey_issued,
+        language="en",
+        survey_type=SurveyType.NPS,
+        rating_links=True,
+    )
+
+    text, html = parts(survey)
+    buttons = [a for a in Anchors(html).links if "?score=" in a["href"]]
+    assert [a["text"] for a in buttons] == [str(n) for n in range(11)]
+    assert buttons[0]["aria-label"] == "0 of 10 (not at all likely)"
+    assert buttons[10]["aria-label"] == "10 of 10 (extremely likely)"
+    assert "How likely are you to recommend us to a friend or colleague?" in text
+    assert "10 (extremely likely): https://opora.test/s/t-1-token?score=10" in text
 
 
 def _message(nid: str, to: str) -> OutgoingMessage:

@@ -131,9 +131,11 @@ def test_a_misspelt_variable_in_an_untaken_branch_fails_the_load(rules, template
 
 def test_a_syntax_error_fails_the_load_with_its_line(rules, templates_copy) -> None:
     path = templates_copy / "survey_invitation" / "ru.txt"
-    path.write_text(path.read_text().replace("{% endif %}", "{% endfi %}", 1))
+    source = path.read_text()
+    line = source[: source.index("{% endif %}")].count("\n") + 1
+    path.write_text(source.replace("{% endif %}", "{% endfi %}", 1))
 
-    with pytest.raises(TemplateSetupError, match=r"survey_invitation/ru\.txt:1:"):
+    with pytest.raises(TemplateSetupError, match=rf"survey_invitation/ru\.txt:{line}:"):
         JinjaRenderer.load(rules, templates_copy)
 
 

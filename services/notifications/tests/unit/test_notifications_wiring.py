@@ -19,6 +19,7 @@ from opora_notifications.adapters.unsubscribe import UnsubscribeLinks
 from opora_notifications.config import Settings
 from opora_notifications.domain.ports import DeliveryRejectedError
 from opora_notifications.domain.rules import Category
+from opora_notifications.domain.templates import EXAMPLE
 from opora_notifications.entrypoints.cli import main as cli
 from opora_notifications.main import Adapters, create_app
 from opora_shared.contracts.base import utc_now
@@ -109,6 +110,21 @@ async def test_a_survey_sends_the_invitation_with_its_link(
     assert "https://opora.test/s/t-1-token" in survey.content.text
 
 
+async def test_a_notification_not_sent_on_purpose_is_announced_on_the_topic(
+    app, timers, outcomes, ticket_opened, sla_applied
+):
+    async with TestKafkaBroker(app.state.broker) as broker:
+        await deliver(broker, ticket_opened(email=None, phone=None))  # nothing reaches them
+        await deliver(broker, sla_applied())
+        await timers.run_due(utc_now())
+
+    [(kind, ce_id, body)] = outcomes
+    assert kind == "opora.notification.cancelled.v1"
+    assert ce_id == body["event_id"]
+    assert (body["intent"], body["reason"]) == ("ticket.acknowledged", "no_channel")
+    assert body["audience"] == "customer"
+
+
 async def test_a_tickets_history_lists_its_notifications_with_masked_recipients(
     app, http, timers, ticket_opened, sla_applied
 ):
@@ -160,7 +176,17 @@ async def test_the_preview_of_an_email_has_all_three_parts(http) -> None:
 
     body = response.json()
     assert body["subject"].startswith("How did we do?")
-    assert "https://support.example/s/example-token" in body["html"]
+    assert f'href="{EXAMPLE["url"]}?score=5"' in body["html"]
+    assert f"5 (very satisfied): {EXAMPLE['url']}?score=5" in body["text"]
+
+
+async def test_the_preview_cannot_replace_the_rating_links_with_text(http) -> None:
+    response = await http.post(
+        "/v1/templates/survey_invitation/preview", json={"context": {"rating_links": "1 2 3"}}
+    )
+
+    assert response.status_code == 422
+    assert "rating_links" in response.json()["detail"]
 
 
 async def test_the_preview_of_an_unknown_template_is_404(http) -> None:

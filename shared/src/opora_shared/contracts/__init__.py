@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from opora_shared.contracts.base import Event, cloudevent_headers
 from opora_shared.contracts.customers import CUSTOMER_EVENTS
-from opora_shared.contracts.feedback import FEEDBACK_EVENTS
+from opora_shared.contracts.feedback import FEEDBACK_EVENTS, SURVEY_ANSWER_EVENTS
 from opora_shared.contracts.inbound import INBOUND_EVENTS
 from opora_shared.contracts.notifications import NOTIFICATION_EVENTS
 from opora_shared.contracts.routing import ROUTING_EVENTS
@@ -23,6 +23,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     *AGENT_EVENTS,
     *TICKET_ACTION_EVENTS,
     *TICKET_EVENTS,
+    *SURVEY_ANSWER_EVENTS,
     *CUSTOMER_EVENTS,
     *ROUTING_EVENTS,
     *SLA_EVENTS,

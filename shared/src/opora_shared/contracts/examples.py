@@ -34,6 +34,7 @@ from opora_shared.contracts.customers import (
 )
 from opora_shared.contracts.feedback import (
     DetractorFoundV1,
+    SurveyAnswerReceivedV1,
     SurveyIssuedV1,
     SurveyResponseRecordedV1,
     SurveyType,
@@ -47,7 +48,12 @@ from opora_shared.contracts.inbound import (
     InboundWalkInV1,
     InboundWebFormV1,
 )
-from opora_shared.contracts.notifications import NotificationFailedV1, NotificationSentV1
+from opora_shared.contracts.notifications import (
+    CancelReason,
+    NotificationCancelledV1,
+    NotificationFailedV1,
+    NotificationSentV1,
+)
 from opora_shared.contracts.routing import (
     CandidateScore,
     RoutingReason,
@@ -574,6 +580,20 @@ _NOTIFICATIONS: tuple[Event, ...] = (
         attempts=2,
         will_retry=True,
     ),
+    NotificationCancelledV1(
+        event_id=_event_id(60),
+        occurred_at=_at(16, 10, 5, 2),
+        ticket_id=TICKET_ID,
+        notification_id="ntf_warranty-repair-follow-up_tkt_01JPB3X8",
+        intent="warranty.repair_follow_up",
+        reason=CancelReason.CUSTOMER_REPLIED,
+        audience="customer",
+        template="warranty_repair_follow_up",
+        category="follow_ups",
+        detail="cancelled: customer_replied",
+        trigger_event_id=_event_id(19),
+        scheduled_for=_at(18, 9, 30, 1),
+    ),
 )
 
 # --- feedback ----------------------------------------------------------------------------------
@@ -596,6 +616,18 @@ _FEEDBACK: tuple[Event, ...] = (
         expires_at=_at(22, 9, 30, 5),
         send_after=_at(15, 10, 30, 5),
         language="ru",
+    ),
+    # Иван answers the invitation in Telegram with a digit and a few words (intake → feedback).
+    SurveyAnswerReceivedV1(
+        event_id=_event_id(39),
+        occurred_at=_at(15, 18, 2, 41),
+        ticket_id=TICKET_ID,
+        channel=Channel.MESSENGER,
+        source_message_id="tg:482193377:1907",
+        received_at=_at(15, 18, 2, 41),
+        score=2,
+        survey_type=SurveyType.CSAT,
+        comment="мастер так и не перезвонил",
     ),
     SurveyResponseRecordedV1(
         event_id=_event_id(32),

@@ -117,12 +117,23 @@ FEEDBACK_EVENTS: tuple[type[SurveyEvent], ...] = (
 
 
 class SurveyAnswerReceivedV1(Event):
-    """A survey answer that reached intake on a channel other than the survey page: a digit
+    """A survey answer that reached intake on a channel other than the survey page: a score
     replied by text message or in a messenger, or keys pressed in the IVR after a call.
 
     intake publishes it on ``tickets.events.v1`` (keyed by ticket id, after the ticket's solve,
     so feedback has issued the survey by the time it reads it) instead of threading the reply
     onto the ticket; feedback records it like an answer given on the page.
+
+    A text is an answer when its sender holds an open invitation (sent, not expired), no
+    conversation of theirs is going on, and it is plainly a score on the scale of the
+    invitation's first question, optionally followed by a comment: "5", "4 спасибо",
+    "2 - slow", "5️⃣". With several open invitations the one sent last is answered.
+
+    An IVR reports a post-call survey as an ``opora.inbound.call.v1`` from the caller's number,
+    with its own ``source_message_id``, whose ``ivr_selections`` hold one
+    ``survey:<csat|nps|ces>:<score>`` per question answered (``survey:csat:4``); the call's
+    transcript, if any, is the comment. It answers the caller's latest open invitation that asks
+    that question.
     """
 
     topic: ClassVar = TICKETS
@@ -139,7 +150,8 @@ class SurveyAnswerReceivedV1(Event):
         default=None, description="The question answered; None: the invitation's first one"
     )
     comment: SurveyComment | None = Field(
-        default=None, description="Text the customer wrote after the digit"
+        default=None,
+        description="Text the customer wrote after the score, or the IVR call's transcript",
     )
 
 

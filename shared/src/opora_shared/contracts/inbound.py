@@ -80,7 +80,11 @@ class InboundCallV1(InboundMessage):
     channel: ClassVar[Channel] = Channel.PHONE
 
     call_id: Id
-    ivr_selections: tuple[ShortText, ...] = ()
+    ivr_selections: tuple[ShortText, ...] = Field(
+        default=(),
+        description="The keys pressed at each IVR menu level, in order ('1', '2-3'); a "
+        "post-call survey adds one 'survey:<csat|nps|ces>:<score>' per question answered",
+    )
     transcript: Text | None = None
     recording_url: ShortText | None = None
     callback_requested: bool = False

@@ -84,7 +84,10 @@ WORKSPACE_TICKET_ACTIONS = TopicSpec(
 )
 TICKETS = TopicSpec(
     name="tickets.events.v1",
-    description="Canonical ticket events: opened, message added, agent replied, status changed.",
+    description=(
+        "Canonical ticket events: opened, message added, agent replied, status changed; and "
+        "survey answers intake received by text message or IVR keypad, for feedback."
+    ),
     key=PartitionKey.TICKET_ID,
     producers=("intake",),
     consumers=("routing", "sla", "notifications", "feedback"),
@@ -119,7 +122,8 @@ SLA = TopicSpec(
 )
 NOTIFICATIONS = TopicSpec(
     name="notifications.events.v1",
-    description="Outcomes of notifications: sent or failed, per intent and recipient.",
+    description="Outcomes of notifications per intent and recipient: sent, failed, or not sent "
+    "on purpose (cancelled or suppressed).",
     key=PartitionKey.TICKET_ID,
     producers=("notifications",),
     consumers=("feedback",),

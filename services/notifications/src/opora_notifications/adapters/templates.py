@@ -40,7 +40,7 @@ from opora_notifications.domain.ports import (
     UnknownTemplateError,
 )
 from opora_notifications.domain.rules import SHORT_CHANNELS, NotificationRules
-from opora_notifications.domain.templates import TemplateSpec, catalogue
+from opora_notifications.domain.templates import Context, TemplateSpec, catalogue
 
 EMAIL_PARTS = ("subject.txt", "txt", "html")
 SHORT_PART = "short.txt"
@@ -132,7 +132,7 @@ class JinjaRenderer:
         return []
 
     def render(
-        self, template: str, language: str, context: Mapping[str, str], *, short: bool = False
+        self, template: str, language: str, context: Context, *, short: bool = False
     ) -> RenderedMessage:
         spec = self.specs.get(template)
         if spec is None:

@@ -23,6 +23,8 @@ from typing import Any
 
 from opora_shared.contracts.common import Channel
 from opora_shared.contracts.notifications import (
+    CancelReason,
+    NotificationCancelledV1,
     NotificationEvent,
     NotificationFailedV1,
     NotificationSentV1,
@@ -286,6 +288,27 @@ def failed_event(
         attempts=attempts,
         will_retry=will_retry,
         **_common(record, channel, language, recipient_masked),
+    )
+
+
+def cancelled_event(
+    record: NotificationRecord, *, reason: CancelReason, detail: str, at: datetime
+) -> NotificationCancelledV1:
+    """Not sent on purpose. One id per notification: it settles as cancelled or suppressed once,
+    and a republication after a crash repeats the same event."""
+    return NotificationCancelledV1(
+        event_id=derived_id("notification-cancelled", record.notification_id),
+        occurred_at=at,
+        ticket_id=record.ticket_id,
+        notification_id=record.notification_id,
+        intent=record.intent,
+        reason=reason,
+        audience=record.audience.value,
+        template=record.template,
+        category=record.category.value,
+        detail=detail[:1000],
+        trigger_event_id=record.trigger_event_id,
+        scheduled_for=record.due_at,
     )
 
 

@@ -19,6 +19,7 @@ from opora_notifications.domain.model import (
     Outcome,
     Preferences,
 )
+from opora_notifications.domain.templates import Context
 from opora_notifications.domain.tickets import TicketView
 
 
@@ -85,7 +86,7 @@ class ChannelUnavailableError(DeliveryError):
 
 class Renderer(Protocol):
     def render(
-        self, template: str, language: str, context: Mapping[str, str], *, short: bool = False
+        self, template: str, language: str, context: Context, *, short: bool = False
     ) -> RenderedMessage:
         """Raises :class:`UnknownTemplateError` or :class:`TemplateContextError`."""
         ...

@@ -17,7 +17,8 @@ each may end the attempt (cancelled, suppressed) or defer the next one (held). T
 the template in the recipient's language and sends, with a few quick retries (tenacity) for
 blips; a transient failure that outlasts them plans the next attempt with exponential backoff
 and jitter, a permanent one (or running out of attempts) settles as failed with a
-``NotificationFailedV1`` and a dead-letter record; success publishes ``NotificationSentV1``.
+``NotificationFailedV1`` and a dead-letter record; success publishes ``NotificationSentV1``, and
+a notification cancelled or suppressed on purpose ``NotificationCancelledV1`` with its reason.
 
 **Crashes.** An attempt claimed but never settled (its process died) is *in doubt* once its
 lease runs out: the next attempt sends again, with the same ``Message-ID`` /
@@ -39,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from opora_shared.contracts.common import Channel, TicketStatus
 from opora_shared.contracts.feedback import DetractorFoundV1, SurveyIssuedV1
-from opora_shared.contracts.notifications import NotificationEvent
+from opora_shared.contracts.notifications import CancelReason, NotificationEvent
 from opora_shared.contracts.routing import TicketAssignedV1
 from opora_shared.contracts.sla import (
     Metric,
@@ -76,6 +77,7 @@ from opora_notifications.domain.model import (
     Outcome,
     Preferences,
     Wait,
+    cancelled_event,
     failed_event,
     mask_address,
     next_step,
@@ -172,6 +174,14 @@ class Target:
     recipient_id: str  # whom rate limits and fatigue count: a customer id or a staff key
     customer_id: str | None = None
     phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """Why a notification goes to nobody: the customer opted out, or nothing reaches them."""
+
+    reason: CancelReason
+    detail: str
 
 
 UnsubscribeLink = Callable[[str, Category], str | None]
@@ -354,7 +364,14 @@ class Notifier:
                 send_after=event.send_after,
                 team=event.team,
                 agent_id=event.agent_id,
-                facts={"url": event.url, "expires_at": event.expires_at.isoformat()},
+                facts={
+                    "url": event.url,
+                    "expires_at": event.expires_at.isoformat(),
+                    "survey_type": event.survey_type.value,
+                    "rating_links": [
+                        {"score": link.score, "url": link.url} for link in event.rating_links
+                    ],
+                },
             )
         )
 
@@ -629,13 +646,21 @@ class Notifier:
                 continue
             attempts = await self.store.attempts(record.notification_id)
             step = next_step(record, attempts, record.due_at + timedelta(days=36_500))
+            if isinstance(step, Done):
+                # Settled, but a crash or a failed publish (this very handler, redelivered) left
+                # the view and maybe the event behind: repair now rather than when it is due.
+                await self._repair(record, attempts)
+                self._disarm(record.notification_id)
+                continue
             if not isinstance(step, Claim) or step.in_doubt:
                 continue
             attempt = Attempt(
                 record.notification_id, step.number, self.clock(), self.clock() + self.policy.lease
             )
             if await self.store.claim(attempt):
-                await self._finish(record, attempt, Outcome.CANCELLED, f"cancelled: {why.value}")
+                await self._withhold(
+                    record, attempt, Outcome.CANCELLED, CancelReason(why.value), f"cancelled: {why}"
+                )
                 self._disarm(record.notification_id)
 
     async def _attempt(
@@ -657,7 +682,13 @@ class Notifier:
         now = self.clock()
         rule = self.rules.rule(record.intent)
         if rule is None or not rule.enabled:
-            await self._finish(record, attempt, Outcome.CANCELLED, "the rule is no longer in force")
+            await self._withhold(
+                record,
+                attempt,
+                Outcome.CANCELLED,
+                CancelReason.RULE_WITHDRAWN,
+                "the rule is no longer in force",
+            )
             return
         ticket = await self.tickets.get(record.ticket_id)
         if ticket is None or (record.audience is Audience.CUSTOMER and ticket.customer is None):
@@ -670,11 +701,13 @@ class Notifier:
                 )
             return
         if (why := cancellation(rule.cancel_if, ticket, record.triggered_at)) is not None:
-            await self._finish(record, attempt, Outcome.CANCELLED, f"cancelled: {why.value}")
+            await self._withhold(
+                record, attempt, Outcome.CANCELLED, CancelReason(why.value), f"cancelled: {why}"
+            )
             return
         target = await self._target(record, rule, ticket)
-        if isinstance(target, str):
-            await self._finish(record, attempt, Outcome.SUPPRESSED, target)
+        if isinstance(target, Withheld):
+            await self._withhold(record, attempt, Outcome.SUPPRESSED, target.reason, target.detail)
             return
         if (held := self._quiet_until(record, rule, ticket, target, now)) is not None:
             await self._finish(
@@ -694,7 +727,13 @@ class Notifier:
             keys = [f"fatigue:{target.recipient_id}:{day}" for day in days]
             expires = timing.EPOCH + timedelta(days=days[-1] + 1)
             if not await self.quotas.take_all(keys, record.notification_id, expires):
-                await self._finish(record, attempt, Outcome.SUPPRESSED, "survey fatigue")
+                await self._withhold(
+                    record,
+                    attempt,
+                    Outcome.SUPPRESSED,
+                    CancelReason.SURVEY_FATIGUE,
+                    "survey fatigue",
+                )
                 return
         await self._send(record, attempt, rule, ticket, target, in_doubt=in_doubt)
 
@@ -863,6 +902,18 @@ class Notifier:
         )
         await self._finish(record, attempt, Outcome.FAILED, reason, event=event)
 
+    async def _withhold(
+        self,
+        record: NotificationRecord,
+        attempt: Attempt,
+        outcome: Outcome,
+        reason: CancelReason,
+        detail: str,
+    ) -> None:
+        """Settled without sending, on purpose: announced once, like a send or a failure."""
+        event = cancelled_event(record, reason=reason, detail=detail, at=self.clock())
+        await self._finish(record, attempt, outcome, detail, event=event)
+
     async def _finish(
         self,
         record: NotificationRecord,
@@ -930,7 +981,7 @@ class Notifier:
 
     async def _target(
         self, record: NotificationRecord, rule: NotificationRule, ticket: TicketView
-    ) -> Target | str:
+    ) -> Target | Withheld:
         """Where this attempt goes, or why it goes nowhere."""
         if record.audience is Audience.STAFF:
             assert record.recipient is not None, "staff alerts carry their address"
@@ -948,7 +999,7 @@ class Notifier:
             customer.customer_id
         )
         if not prefs.allows(rule.category):
-            return f"opted out of {rule.category.value}"
+            return Withheld(CancelReason.OPTED_OUT, f"opted out of {rule.category.value}")
         customers = self.rules.customers
         reply_on = customers.reply_channels[ticket.channel or Channel.EMAIL]
         addresses = {
@@ -980,7 +1031,7 @@ class Notifier:
                     customer_id=customer.customer_id,
                     phone=customer.phone,
                 )
-        return "no channel reaches the customer"
+        return Withheld(CancelReason.NO_CHANNEL, "no channel reaches the customer")
 
     def _quiet_until(
         self,

@@ -9,12 +9,13 @@ short text). The renderer checks each template against that when it loads, so a 
 variable fails the start-up instead of a send.
 
 Dates and durations are written for the recipient: in their language (Babel's CLDR data) and
-their time zone.
+their time zone. Values are text, except a survey's ``rating_links``: a list of ``score`` and
+``url`` pairs, lowest score first, for a template to loop over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -26,6 +27,10 @@ from opora_notifications.domain.model import Audience, NotificationRecord, first
 from opora_notifications.domain.rules import SHORT_CHANNELS, NotificationRules, Trigger
 from opora_notifications.domain.tickets import TicketView, warranty_end
 
+TemplateValue = str | Sequence[Mapping[str, str]]
+"""What a template variable holds: text, or a list of small records (``rating_links``)."""
+Context = Mapping[str, TemplateValue]
+
 COMMON = ("name", "full_name", "number", "subject", "product")
 CUSTOMER_ONLY = ("unsubscribe_url",)
 BY_TRIGGER: Mapping[Trigger, tuple[str, ...]] = {
@@ -35,7 +40,14 @@ BY_TRIGGER: Mapping[Trigger, tuple[str, ...]] = {
     Trigger.TICKET_SOLVED: ("warranty_ends_on",),
     Trigger.TICKET_CLOSED: ("warranty_ends_on",),
     Trigger.TICKET_REOPENED: (),
-    Trigger.SURVEY_ISSUED: ("url", "expires_on"),
+    Trigger.SURVEY_ISSUED: (
+        "url",
+        "expires_on",
+        "survey_type",
+        "scale_from",
+        "scale_to",
+        "rating_links",
+    ),
     Trigger.SLA_WARNING: (
         "metric",
         "due_at",
@@ -65,7 +77,16 @@ BY_TRIGGER: Mapping[Trigger, tuple[str, ...]] = {
     Trigger.DETRACTOR_FOUND: ("score", "survey_type", "agent_name", "customer_name"),
 }
 
-EXAMPLE: Mapping[str, str] = {
+SCALES: Mapping[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+"""The scores each survey type asks for: what a digit reply to an SMS invitation may be."""
+
+_EXAMPLE_URL = (
+    "https://support.example/s/eyJ2IjoyLCJ0IjoiMDE5NWFhM2UtN2I0Yy03ZDQxLTlhNmItNWIwYzllMmE3ZDQxIn0"
+    ".Z8HxQA.hV3w0qkTq9xYb5R2nL8mJ4cF7dE1sA6gU0oZ2iK9pWc"
+)
+"""As long as feedback's signed links, so the SMS length check at load is a real one."""
+
+EXAMPLE: Mapping[str, TemplateValue] = {
     "name": "Иван",
     "full_name": "Иван Петров",
     "number": "OP-000123",
@@ -77,7 +98,7 @@ EXAMPLE: Mapping[str, str] = {
     "waiting_since": "28 февраля 2026",
     "closes_on": "7 марта 2026",
     "warranty_ends_on": "17 мая 2027",
-    "url": "https://support.example/s/example-token",
+    "url": _EXAMPLE_URL,
     "expires_on": "28 марта 2026",
     "metric": "first reply",
     "due_at": "28 February 2026, 12:30",
@@ -89,14 +110,27 @@ EXAMPLE: Mapping[str, str] = {
     "customer_name": "Иван Петров",
     "score": "2",
     "survey_type": "csat",
+    "scale_from": "1",
+    "scale_to": "5",
+    "rating_links": tuple(
+        {"score": str(n), "url": f"{_EXAMPLE_URL}?score={n}"} for n in range(1, 6)
+    ),
 }
 """A value for every variable: used to test-render every template at load and for previews."""
 
-MINIMAL: Mapping[str, str] = {
+MINIMAL: Mapping[str, TemplateValue] = {
     name: "" for name in ("name", "full_name", "subject", "product", "unsubscribe_url")
-} | {"reply_due": "", "agent_name": "", "warranty_ends_on": ""}
+} | {
+    "reply_due": "",
+    "agent_name": "",
+    "warranty_ends_on": "",
+    "scale_from": "",
+    "scale_to": "",
+    "rating_links": (),
+}
 """Variables that may be empty in real messages: rendered empty too, so both branches of an
-``{% if name %}`` are tried."""
+``{% if name %}`` are tried. A survey planned before its facts carried the question has no
+scale; an invitation from an older feedback has no rating links."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +143,7 @@ class TemplateSpec:
     short: bool
     audience: Audience
 
-    def example(self, minimal: bool = False) -> dict[str, str]:
+    def example(self, minimal: bool = False) -> dict[str, TemplateValue]:
         values = {name: EXAMPLE[name] for name in self.variables}
         if minimal:
             values |= {name: MINIMAL[name] for name in self.variables if name in MINIMAL}
@@ -209,13 +243,15 @@ def context_for(
     reader: Reader,
     recipient_name: str | None,
     unsubscribe_url: str | None = None,
-) -> dict[str, str]:
+) -> dict[str, TemplateValue]:
     """The variables of one message, written for its reader; only those its trigger provides."""
     facts = record.facts
     customer_name = ticket.customer.name if ticket.customer and ticket.customer.name else ""
     remaining = _number(facts.get("remaining_s"))
     is_warranty = ticket.request_type is RequestType.WARRANTY
-    values = {
+    survey_type = str(facts.get("survey_type") or "")
+    scale = SCALES.get(survey_type)
+    values: dict[str, TemplateValue] = {
         "name": first_name(recipient_name),
         "full_name": " ".join((recipient_name or "").split()),
         "number": ticket.number or "",
@@ -238,10 +274,25 @@ def context_for(
         "level": str(facts.get("level") or ""),
         "customer_name": customer_name,
         "score": str(facts.get("score") if facts.get("score") is not None else ""),
-        "survey_type": str(facts.get("survey_type") or ""),
+        "survey_type": survey_type,
+        "scale_from": str(scale[0]) if scale else "",
+        "scale_to": str(scale[1]) if scale else "",
+        "rating_links": _rating_links(facts.get("rating_links")),
     }
     wanted = variables_for(record.trigger, record.audience)
     return {name: value for name, value in values.items() if name in wanted}
+
+
+def _rating_links(value: object) -> tuple[dict[str, str], ...]:
+    """The stored ``[{"score": 1, "url": …}, …]``, lowest first, as text for the template."""
+    if not isinstance(value, list | tuple):
+        return ()
+    links = [
+        (link["score"], str(link["url"]))
+        for link in value
+        if isinstance(link, Mapping) and isinstance(link.get("score"), int) and link.get("url")
+    ]
+    return tuple({"score": str(score), "url": url} for score, url in sorted(links))
 
 
 def _moment(value: object) -> datetime | None:

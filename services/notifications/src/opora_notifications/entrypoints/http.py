@@ -214,9 +214,13 @@ def preview(
             f"{name} has no variable(s) {', '.join(unknown)}; "
             f"it has {', '.join(sorted(spec.variables))}"
         )
+    example = spec.example()
+    lists = sorted(k for k in context if not isinstance(example.get(k), str))
+    if lists:
+        raise TemplateContextError(f"{', '.join(lists)}: a list, shown with its example values")
     short = channel != "email"
     lang = template_language(language)
-    message = renderer.render(name, lang, {**spec.example(), **context}, short=short)
+    message = renderer.render(name, lang, {**example, **context}, short=short)
     return TemplatePreview(
         template=name,
         language=lang,
