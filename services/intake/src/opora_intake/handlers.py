@@ -1,9 +1,10 @@
-"""intake's Kafka entry points: raw channel messages and workspace actions, handed to use cases."""
+"""intake's Kafka entry points: raw channel messages and workspace actions, handed to use cases;
+feedback's invitations (kept to recognise an answer texted back) and detractors."""
 
 from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
-from opora_shared.contracts.feedback import DetractorFoundV1
+from opora_shared.contracts.feedback import DetractorFoundV1, SurveyIssuedV1
 from opora_shared.contracts.inbound import INBOUND_EVENTS, InboundMessage
 from opora_shared.contracts.topics import FEEDBACK, INBOUND_MESSAGES, WORKSPACE_TICKET_ACTIONS
 from opora_shared.contracts.workspace import ReplyPostedV1, StatusSetV1
@@ -34,6 +35,10 @@ def register(
         await service.change_status(action, repo, publisher)
 
     feedback = Subscription(router, FEEDBACK, group=GROUP)
+
+    @feedback.on(SurveyIssuedV1)
+    async def on_survey_issued(issued: SurveyIssuedV1) -> None:
+        await service.remember_invitation(issued, repo)
 
     @feedback.on(DetractorFoundV1)
     async def on_detractor(detractor: DetractorFoundV1) -> None:

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
 from opentelemetry.trace import TracerProvider
 from opora_shared.contracts.customers import CUSTOMER_EVENTS
+from opora_shared.contracts.feedback import SURVEY_ANSWER_EVENTS
 from opora_shared.contracts.tickets import TICKET_EVENTS
 from opora_shared.contracts.workspace import (
     AGENT_EVENTS,
@@ -39,7 +40,13 @@ def create_app(
     broker, publisher = connect(
         NAME,
         settings,
-        publishes=(*TICKET_EVENTS, *CUSTOMER_EVENTS, *AGENT_EVENTS, *FORWARDED_ACTIONS),
+        publishes=(
+            *TICKET_EVENTS,
+            *SURVEY_ANSWER_EVENTS,
+            *CUSTOMER_EVENTS,
+            *AGENT_EVENTS,
+            *FORWARDED_ACTIONS,
+        ),
         tracer_provider=tracer_provider,
     )
     policy = Policy(

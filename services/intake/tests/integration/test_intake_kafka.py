@@ -1,6 +1,7 @@
 """intake running in-process against a real Kafka broker and a real MongoDB-wire server:
 threading and reopening over the raw topic, dedup across a restart and across two replicas,
-and the dead-letter path that lets the partition move on."""
+the dead-letter path that lets the partition move on, and a score texted back after feedback
+issued a survey."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from opora_intake.adapters.repository import MongoRepository
 from opora_intake.config import Settings
 from opora_intake.main import create_app
 from opora_shared.contracts.base import Event, cloudevent_headers
 from opora_shared.contracts.common import CustomerContact, TicketStatus
-from opora_shared.contracts.inbound import InboundChatMessageV1, InboundWebFormV1
+from opora_shared.contracts.feedback import SurveyAnswerReceivedV1, SurveyIssuedV1, SurveyType
+from opora_shared.contracts.inbound import InboundChatMessageV1, InboundSmsV1, InboundWebFormV1
 from opora_shared.contracts.tickets import (
     TicketMessageReceivedV1,
     TicketOpenedV1,
@@ -27,6 +30,7 @@ from opora_shared.contracts.tickets import (
 from opora_shared.contracts.topics import INBOUND_MESSAGES, TICKETS
 from opora_shared.contracts.workspace import StatusSetV1, WorkspaceStatus
 from opora_shared.testing import KafkaTail
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 
@@ -197,3 +201,79 @@ async def test_a_bad_raw_record_goes_to_the_dead_letter_topic_and_the_next_one_p
     assert dead.headers["dlq_reason"]
     assert dead.headers["dlq_source_offset"].isdigit()
     assert dead.headers["dlq_source_topic"] == INBOUND_MESSAGES.name
+
+
+def for_answer(ticket_id: str):
+    about = for_ticket(ticket_id)
+    return lambda seen: isinstance(seen.event, SurveyAnswerReceivedV1) and about(seen)
+
+
+def text(phone: str, ref: str, body: str, at: datetime) -> InboundSmsV1:
+    return InboundSmsV1(
+        source_message_id=ref,
+        conversation_id=phone,
+        received_at=at,
+        customer=CustomerContact(phone=phone),
+        text=body,
+    )
+
+
+async def invitation_kept(infra, database: str, customer_id: str, timeout_s: float = 30) -> None:
+    """Wait until intake has stored the customer's invitation (it publishes nothing for it)."""
+    async with AsyncMongoClient(infra.mongodb_uri, tz_aware=True) as client:
+        repo = MongoRepository(client[database])
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not await repo.open_invitations([customer_id], datetime.now(UTC)):
+            assert asyncio.get_running_loop().time() < deadline, "the invitation was not stored"
+            await asyncio.sleep(0.1)
+
+
+async def test_a_score_texted_back_after_the_survey_is_published_as_its_answer(
+    settings, producer, infra
+) -> None:
+    phone = f"+7916{uuid.uuid4().int % 10**7:07d}"
+    now = datetime.now(UTC)
+    async with KafkaTail(infra.bootstrap_servers, TICKETS.name) as tail, running(settings) as api:
+        question = text(phone, f"{phone}-1", "Где заказ?", now)
+        first = await api.post("/v1/inbound/sms", json=question.model_dump(mode="json"))
+        ticket_id = first.json()["ticket_id"]
+        solved = StatusSetV1(ticket_id=ticket_id, agent_id="agent-1", status=WorkspaceStatus.SOLVED)
+        assert (
+            await api.post("/v1/workspace/status", json=solved.model_dump(mode="json"))
+        ).is_success
+        [opened] = await tail.wait_for(
+            lambda s: isinstance(s.event, TicketOpenedV1) and s.event.ticket_id == ticket_id
+        )
+        assert isinstance(opened.event, TicketOpenedV1)
+        await publish(
+            producer,
+            SurveyIssuedV1(
+                ticket_id=ticket_id,
+                survey_id=f"survey-{ticket_id}",
+                survey_type=SurveyType.CSAT,
+                channel=opened.event.channel,
+                request_type=opened.event.request_type,
+                customer=opened.event.customer,
+                url="https://opora.example/s/token",
+                send_after=now,
+                expires_at=now + timedelta(days=28),
+            ),
+        )
+        await invitation_kept(infra, settings.mongodb_database, opened.event.customer.customer_id)
+        reply = text(phone, f"{phone}-2", "2 - долго", now + timedelta(seconds=1))
+        await publish(producer, reply)
+        await publish(producer, reply)  # the provider's retry
+        answers = await tail.wait_for(
+            for_answer(ticket_id),
+            count=2,
+        )
+
+    first_answer, retried = (a.event for a in answers)
+    assert isinstance(first_answer, SurveyAnswerReceivedV1)
+    assert (first_answer.score, first_answer.comment, first_answer.source_message_id) == (
+        2,
+        "долго",
+        f"{phone}-2",
+    )
+    assert retried == first_answer
+    assert not [e for e in tail.events(TicketMessageReceivedV1) if e.ticket_id == ticket_id]

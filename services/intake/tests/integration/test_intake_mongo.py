@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from opora_intake.adapters.repository import MongoRepository
 from opora_intake.domain.service import Policy, accept_message
-from opora_shared.contracts.common import CustomerContact
+from opora_intake.domain.surveys import Invitation
+from opora_shared.contracts.common import Channel, CustomerContact
+from opora_shared.contracts.feedback import SurveyType
 from opora_shared.contracts.inbound import InboundSmsV1
 from pymongo import AsyncMongoClient
 
@@ -88,3 +90,42 @@ async def test_start_up_over_duplicated_numbers_reports_them_instead_of_failing(
         await client.close()
 
     assert "OP-000007" in caplog.text
+
+
+ISSUED = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+
+def invitation(ticket_id: str, issued_at: datetime = ISSUED, **changes: object) -> Invitation:
+    fields: dict[str, object] = {
+        "ticket_id": ticket_id,
+        "survey_id": f"survey-{ticket_id}",
+        "customer_id": "customer-1",
+        "channel": Channel.SMS,
+        "survey_type": SurveyType.CSAT,
+        "questions": (SurveyType.CSAT,),
+        "issued_at": issued_at,
+        "send_after": issued_at,
+        "expires_at": issued_at + timedelta(days=28),
+    } | changes
+    return Invitation(**fields)  # type: ignore[arg-type]
+
+
+async def test_an_older_copy_of_an_invitation_leaves_the_newer_one_in_place(repo) -> None:
+    await repo.save_invitation(invitation("t-1", survey_type=SurveyType.NPS))
+    await repo.save_invitation(invitation("t-1", issued_at=ISSUED - timedelta(hours=1)))
+    await repo.save_invitation(invitation("t-1", survey_type=SurveyType.NPS))  # redelivered
+
+    [kept] = await repo.open_invitations(["customer-1"], ISSUED + timedelta(days=1))
+
+    assert (kept.ticket_id, kept.survey_type, kept.issued_at) == ("t-1", SurveyType.NPS, ISSUED)
+
+
+async def test_expired_invitations_are_not_open_and_long_expired_ones_are_removed(repo) -> None:
+    await repo.save_invitation(invitation("t-old", issued_at=ISSUED - timedelta(days=60)))
+    await repo.save_invitation(invitation("t-closing", expires_at=ISSUED + timedelta(days=1)))
+    await repo.save_invitation(invitation("t-new"))
+
+    still_open = await repo.open_invitations(["customer-1"], ISSUED + timedelta(days=2))
+
+    assert [i.ticket_id for i in still_open] == ["t-new"]
+    assert await repo.invitations.count_documents({}) == 2  # the one long expired is gone

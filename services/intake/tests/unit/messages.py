@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from opora_shared.contracts.common import CustomerContact
+from opora_shared.contracts.common import Attachment, CustomerContact
 from opora_shared.contracts.inbound import (
+    InboundCallV1,
     InboundChatMessageV1,
     InboundEmailV1,
+    InboundMessengerMessageV1,
     InboundSmsV1,
     InboundWalkInV1,
     InboundWebFormV1,
@@ -65,14 +67,51 @@ def email(
 
 
 def sms(
-    message_id: str, phone: str = "+79161234567", text: str = "Когда привезут заказ?"
+    message_id: str,
+    phone: str = "+79161234567",
+    text: str = "Когда привезут заказ?",
+    at: datetime = AT,
+    attachments: tuple[Attachment, ...] = (),
 ) -> InboundSmsV1:
     return InboundSmsV1(
         source_message_id=message_id,
         conversation_id=phone,
-        received_at=AT,
+        received_at=at,
         customer=CustomerContact(phone=phone),
         text=text,
+        attachments=attachments,
+    )
+
+
+def messenger(
+    message_id: str, text: str = "Бонусы не начислились", at: datetime = AT, account: str = "5501"
+) -> InboundMessengerMessageV1:
+    return InboundMessengerMessageV1(
+        source_message_id=message_id,
+        conversation_id=f"telegram:{account}",
+        received_at=at,
+        customer=CustomerContact(name="Ольга", external_id=account),
+        text=text,
+        network="telegram",
+        chat_id=account,
+    )
+
+
+def call(
+    message_id: str,
+    *selections: str,
+    phone: str = "+79161234567",
+    at: datetime = AT,
+    transcript: str | None = None,
+) -> InboundCallV1:
+    return InboundCallV1(
+        source_message_id=message_id,
+        conversation_id=message_id,
+        call_id=message_id,
+        received_at=at,
+        customer=CustomerContact(phone=phone),
+        ivr_selections=selections,
+        transcript=transcript,
     )
 
 

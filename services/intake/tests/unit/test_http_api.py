@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,11 +16,12 @@ import pytest
 from fastapi import FastAPI
 from opora_intake.config import Settings
 from opora_intake.domain.ports import Repository
-from opora_intake.domain.service import Policy
+from opora_intake.domain.service import Policy, remember_invitation
 from opora_intake.entrypoints.auth import AdapterAuth, BodySizeLimit, body_limits, sign
 from opora_intake.entrypoints.http import build_router
 from opora_shared.contracts.base import Event, utc_now
 from opora_shared.contracts.customers import CustomerMergedV1, CustomerUnmergedV1
+from opora_shared.contracts.feedback import SurveyAnswerReceivedV1, SurveyIssuedV1, SurveyType
 from opora_shared.contracts.tickets import (
     TicketMessageReceivedV1,
     TicketOpenedV1,
@@ -102,6 +104,43 @@ async def test_a_new_message_is_201_and_the_same_message_again_is_200_and_a_repe
     assert (first.json()["opened"], first.json()["repeat"]) == (True, False)
     assert again.status_code == 200
     assert again.json() == first.json() | {"repeat": True}
+
+
+async def test_a_score_texted_back_to_a_survey_is_200_and_says_it_answered_the_survey(
+    client: httpx.AsyncClient, publisher: RecordingPublisher, repo: Repository
+) -> None:
+    payload = channel_payload("sms/ru_order_status.json")
+    opened = (await client.post("/v1/inbound/sms", json=payload)).json()
+    solved = {"ticket_id": opened["ticket_id"], "agent_id": "agent-anna", "status": "solved"}
+    assert (await client.post("/v1/workspace/status", json=solved)).status_code == 200
+    [ticket] = published(publisher, TicketOpenedV1)
+    asked_at = datetime.fromisoformat(payload["received_at"]) + timedelta(hours=1)
+    await remember_invitation(
+        SurveyIssuedV1(
+            ticket_id=ticket.ticket_id,
+            survey_id="survey-1",
+            survey_type=SurveyType.CSAT,
+            channel=ticket.channel,
+            request_type=ticket.request_type,
+            customer=ticket.customer,
+            url="https://opora.example/s/token",
+            send_after=asked_at,
+            expires_at=asked_at + timedelta(days=28),
+        ),
+        repo,
+    )
+    reply = payload | {
+        "source_message_id": "reply-1",
+        "text": "5",
+        "received_at": (asked_at + timedelta(hours=1)).isoformat(),
+    }
+
+    response = await client.post("/v1/inbound/sms", json=reply)
+
+    assert response.status_code == 200
+    assert response.json() == opened | {"opened": False, "survey_answer": True}
+    [answer] = published(publisher, SurveyAnswerReceivedV1)
+    assert (answer.ticket_id, answer.score) == (opened["ticket_id"], 5)
 
 
 async def test_a_request_without_credentials_is_401_and_publishes_nothing(

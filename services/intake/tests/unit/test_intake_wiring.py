@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from faststream.kafka import KafkaRouter, TestKafkaBroker
 from opora_intake import handlers
 from opora_intake.domain.service import Policy
 from opora_shared.contracts.base import cloudevent_headers
+from opora_shared.contracts.common import Channel, CustomerRef, RequestType
 from opora_shared.contracts.customers import CUSTOMER_EVENTS
+from opora_shared.contracts.feedback import SurveyIssuedV1, SurveyType
 from opora_shared.contracts.tickets import TICKET_EVENTS
 from opora_shared.contracts.topics import INBOUND_MESSAGES, TICKETS
 from opora_shared.messaging import connect
 from opora_shared.settings import ServiceSettings
 from opora_shared.testing import deliver
 
-from .messages import web_form
+from .messages import AT, web_form
 
 
 def wired(repo):
@@ -70,3 +74,24 @@ async def test_a_record_without_a_known_type_is_dead_lettered(repo) -> None:
 
         opened.mock.assert_not_called()
         dead.mock.assert_called_once()
+
+
+async def test_an_issued_survey_is_kept_as_the_customers_open_invitation(repo) -> None:
+    broker, _, _ = wired(repo)
+    issued = SurveyIssuedV1(
+        occurred_at=AT,
+        ticket_id="t-1",
+        survey_id="survey-t-1",
+        survey_type=SurveyType.CSAT,
+        channel=Channel.SMS,
+        request_type=RequestType.ORDER_STATUS,
+        customer=CustomerRef(customer_id="c-1", phone="+79161234567"),
+        url="https://opora.example/s/token",
+        send_after=AT,
+        expires_at=AT + timedelta(days=28),
+    )
+    async with TestKafkaBroker(broker) as test_broker:
+        await deliver(test_broker, issued, source="feedback")
+
+        [invitation] = await repo.open_invitations(["c-1"], AT + timedelta(days=1))
+        assert (invitation.ticket_id, invitation.survey_type) == ("t-1", SurveyType.CSAT)

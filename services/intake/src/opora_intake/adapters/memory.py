@@ -13,6 +13,7 @@ from opora_shared.contracts.common import TicketStatus
 
 from opora_intake.domain.identity import Identifier, StoredIdentifier
 from opora_intake.domain.ports import CustomerProfile, Outcome, TicketRecord
+from opora_intake.domain.surveys import EXPIRED_KEPT, Invitation
 
 MAX_MERGE_HOPS = 8
 
@@ -29,6 +30,8 @@ class MemoryRepository:
         self.customers: dict[str, CustomerProfile] = {}
         self._by_identifier: dict[str, list[str]] = {}  # identifier key → customer ids
         self._merged_into_me: dict[str, list[str]] = {}
+        self.invitations: dict[str, Invitation] = {}  # by ticket id
+        self._invited: dict[str, set[str]] = {}  # customer id → ticket ids
 
     # --- outcomes ---
     async def find_outcome(self, message_key: str) -> Outcome | None:
@@ -163,3 +166,25 @@ class MemoryRepository:
     def _view(self, customer_id: str) -> CustomerProfile:
         merged = tuple(self._merged_into_me.get(customer_id, ()))
         return replace(self.customers[customer_id], merged=merged)
+
+    # --- survey invitations ---
+    async def save_invitation(self, invitation: Invitation) -> None:
+        kept = self.invitations.get(invitation.ticket_id)
+        if kept is None or kept.issued_at <= invitation.issued_at:
+            if kept is not None:
+                self._invited[kept.customer_id].discard(kept.ticket_id)
+            self.invitations[invitation.ticket_id] = invitation
+            self._invited.setdefault(invitation.customer_id, set()).add(invitation.ticket_id)
+        held = self._invited.get(invitation.customer_id, set())
+        for ticket_id in list(held):
+            if self.invitations[ticket_id].expires_at < invitation.issued_at - EXPIRED_KEPT:
+                held.discard(ticket_id)
+                del self.invitations[ticket_id]
+
+    async def open_invitations(self, customer_ids: Sequence[str], at: datetime) -> list[Invitation]:
+        return [
+            self.invitations[ticket_id]
+            for customer_id in customer_ids
+            for ticket_id in sorted(self._invited.get(customer_id, ()))
+            if at < self.invitations[ticket_id].expires_at
+        ]

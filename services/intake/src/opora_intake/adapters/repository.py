@@ -9,7 +9,10 @@ Collections (the data model is described in the service README):
   message became and the events it caused, republished as they are on a repeat;
 * ``customers``: one profile per person; ``identifiers`` (kind, value, verified) with their keys
   in ``identifier_keys`` (multikey index), ``merged_into``, ``suggestions``;
-* ``counters``: ticket numbers.
+* ``counters``: ticket numbers;
+* ``survey_invitations``: ``_id`` = ticket id, the survey feedback issued for it (customer,
+  questions, when sent and when it expires), to recognise a score texted back; indexed by
+  customer and expiry.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from opora_shared.contracts import EVENTS_BY_TYPE
 from opora_shared.contracts.common import Channel, TicketStatus
 from opora_shared.contracts.customers import IdentifierKind
+from opora_shared.contracts.feedback import SurveyType
 from opora_shared.mongo import Document, insert_once, upsert
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -29,11 +33,13 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from opora_intake.domain.identity import Identifier, StoredIdentifier
 from opora_intake.domain.ports import CustomerProfile, NumberTakenError, Outcome, TicketRecord
+from opora_intake.domain.surveys import EXPIRED_KEPT, Invitation
 
 log = logging.getLogger(__name__)
 
 MAX_MERGE_HOPS = 8
 CAS_ATTEMPTS = 8
+MAX_OPEN_INVITATIONS = 20
 
 
 class MongoRepository:
@@ -42,6 +48,7 @@ class MongoRepository:
         self.outcomes = db["inbound_outcomes"]
         self.customers = db["customers"]
         self.counters = db["counters"]
+        self.invitations = db["survey_invitations"]
 
     async def create_indexes(self) -> None:
         await self.tickets.create_index([("keys", ASCENDING)], name="ticket_keys")
@@ -62,6 +69,9 @@ class MongoRepository:
             [("identifier_keys", ASCENDING)], name="customer_identifiers"
         )
         await self.customers.create_index([("merged_into", ASCENDING)], name="customer_merged")
+        await self.invitations.create_index(
+            [("customer_id", ASCENDING), ("expires_at", ASCENDING)], name="invitation_customer"
+        )
 
     async def duplicated_numbers(self, limit: int = 20) -> list[str]:
         pipeline: list[Document] = [
@@ -270,6 +280,60 @@ class MongoRepository:
             merged=tuple(str(m) for m in merged),
             suggestions={k: tuple(v) for k, v in (doc.get("suggestions") or {}).items()},
         )
+
+    # --- survey invitations ------------------------------------------------------------------
+
+    async def save_invitation(self, invitation: Invitation) -> None:
+        stored = {
+            "survey_id": invitation.survey_id,
+            "customer_id": invitation.customer_id,
+            "channel": invitation.channel.value,
+            "survey_type": invitation.survey_type.value,
+            "questions": [q.value for q in invitation.questions],
+            "issued_at": invitation.issued_at,
+            "send_after": invitation.send_after,
+            "expires_at": invitation.expires_at,
+        }
+        try:
+            # Matches the ticket's invitation only when it is not newer; otherwise the upsert
+            # tries to insert a second document with the ticket's _id and is refused.
+            await self.invitations.update_one(
+                {"_id": invitation.ticket_id, "issued_at": {"$lte": invitation.issued_at}},
+                {"$set": stored},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            log.info("a later-issued invitation is kept", extra={"ticket": invitation.ticket_id})
+        await self.invitations.delete_many(
+            {
+                "customer_id": invitation.customer_id,
+                "expires_at": {"$lt": invitation.issued_at - EXPIRED_KEPT},
+            }
+        )
+
+    async def open_invitations(self, customer_ids: Sequence[str], at: datetime) -> list[Invitation]:
+        cursor = (
+            self.invitations.find(
+                {"customer_id": {"$in": list(customer_ids)}, "expires_at": {"$gt": at}}
+            )
+            .sort([("send_after", DESCENDING), ("_id", ASCENDING)])
+            .limit(MAX_OPEN_INVITATIONS)
+        )
+        return [_invitation(doc) async for doc in cursor]
+
+
+def _invitation(doc: Document) -> Invitation:
+    return Invitation(
+        ticket_id=str(doc["_id"]),
+        survey_id=doc["survey_id"],
+        customer_id=doc["customer_id"],
+        channel=Channel(doc["channel"]),
+        survey_type=SurveyType(doc["survey_type"]),
+        questions=tuple(SurveyType(q) for q in doc["questions"]),
+        issued_at=doc["issued_at"],
+        send_after=doc["send_after"],
+        expires_at=doc["expires_at"],
+    )
 
 
 def _identifiers(doc: Document) -> list[Identifier]:

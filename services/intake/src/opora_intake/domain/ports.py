@@ -9,8 +9,10 @@ from typing import Protocol
 
 from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import Channel, TicketStatus
+from opora_shared.contracts.feedback import SurveyAnswerReceivedV1
 
 from opora_intake.domain.identity import Identifier, StoredIdentifier
+from opora_intake.domain.surveys import Invitation
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,11 @@ class Outcome:
     opened: bool
     events: tuple[Event, ...]
     repeat: bool = False  # this message was accepted before (not stored: true on the repeat)
+
+    @property
+    def survey_answer(self) -> bool:
+        """The message answered a survey instead of joining or opening a ticket."""
+        return any(isinstance(event, SurveyAnswerReceivedV1) for event in self.events)
 
 
 @dataclass(frozen=True)
@@ -117,4 +124,14 @@ class Repository(Protocol):
 
     async def set_merged_into(self, customer_id: str, into: str | None) -> CustomerProfile | None:
         """Point ``customer_id`` at ``into`` (None: its own profile again); return it as it was."""
+        ...
+
+    # --- survey invitations, to recognise an answer texted back ---
+    async def save_invitation(self, invitation: Invitation) -> None:
+        """Keep the ticket's invitation (one per ticket) unless a later-issued one is kept
+        already; drop the customer's invitations that expired long before it was issued."""
+        ...
+
+    async def open_invitations(self, customer_ids: Sequence[str], at: datetime) -> list[Invitation]:
+        """The invitations of these profiles that have not expired at ``at``."""
         ...

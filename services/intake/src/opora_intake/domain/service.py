@@ -1,5 +1,5 @@
-"""intake's use cases, plain functions over its ports: accept a message, apply an agent's action,
-merge and unmerge customer profiles."""
+"""intake's use cases, plain functions over its ports: accept a message (or recognise it as a
+survey answer), apply an agent's action, merge and unmerge customer profiles."""
 
 from __future__ import annotations
 
@@ -18,8 +18,19 @@ from opora_shared.contracts.customers import (
     CustomerUnmergedV1,
     IdentifierKind,
 )
-from opora_shared.contracts.feedback import DetractorFoundV1
-from opora_shared.contracts.inbound import InboundMessage, InboundWalkInV1
+from opora_shared.contracts.feedback import (
+    DetractorFoundV1,
+    SurveyAnswerReceivedV1,
+    SurveyIssuedV1,
+    SurveyType,
+)
+from opora_shared.contracts.inbound import (
+    InboundCallV1,
+    InboundMessage,
+    InboundMessengerMessageV1,
+    InboundSmsV1,
+    InboundWalkInV1,
+)
 from opora_shared.contracts.tickets import (
     TicketMessageReceivedV1,
     TicketOpenedV1,
@@ -52,6 +63,14 @@ from opora_intake.domain.ports import (
     Repository,
     TicketRecord,
 )
+from opora_intake.domain.surveys import (
+    COMMENT_LIMIT,
+    Invitation,
+    answered_by_keypad,
+    answered_by_reply,
+    read_keypad,
+    read_reply,
+)
 from opora_intake.domain.threading import Verdict, lookup_for, own_keys, verdict
 
 Handler = Callable[..., Awaitable[Any]]
@@ -59,6 +78,7 @@ Handler = Callable[..., Awaitable[Any]]
 log = logging.getLogger(__name__)
 
 _WAITING_ON_CUSTOMER = (TicketStatus.PENDING, TicketStatus.ON_HOLD)
+_LIVE = (TicketStatus.NEW, TicketStatus.OPEN, *_WAITING_ON_CUSTOMER)
 
 
 @dataclass(frozen=True)
@@ -74,7 +94,8 @@ class Policy:
 async def accept_message(
     message: InboundMessage, repo: Repository, publisher: Publisher, policy: Policy
 ) -> Outcome:
-    """Turn an inbound message into a new ticket or a message on an existing one, exactly once.
+    """Turn an inbound message into a new ticket, a message on an existing one, or the answer to
+    a survey the sender was invited to, exactly once.
 
     A message seen before (a provider retry, a Kafka redelivery, another replica's work) yields
     the stored outcome, whose events are published again with the same ids so consumers drop
@@ -83,7 +104,9 @@ async def accept_message(
     key = message_key(message)
     outcome = await repo.find_outcome(key)
     if outcome is None:
-        decided = await _decide(message, repo, policy)
+        decided = await _survey_answer(message, repo, policy) or await _decide(
+            message, repo, policy
+        )
         outcome = await repo.save_outcome(key, decided)
         if outcome is not decided:  # another replica stored its outcome first
             outcome = replace(outcome, repeat=True)
@@ -355,6 +378,115 @@ async def open_recovery(
     return outcome
 
 
+# --- survey answers by text message and IVR keypad -----------------------------------------
+
+
+async def remember_invitation(issued: SurveyIssuedV1, repo: Repository) -> None:
+    """Keep the survey feedback issued, so the customer's digit reply can be recognised."""
+    await repo.save_invitation(Invitation.of(issued))
+
+
+async def _survey_answer(
+    message: InboundMessage, repo: Repository, policy: Policy
+) -> Outcome | None:
+    """The message as the answer to a survey its sender was invited to, or None when it is not
+    one and is to be handled as the message it is."""
+    if isinstance(message, InboundCallV1):
+        answered = await _keypad_answer(message, repo, policy)
+    elif isinstance(message, InboundSmsV1 | InboundMessengerMessageV1):
+        answered = await _text_answer(message, repo, policy)
+    else:
+        return None
+    if answered is None:
+        return None
+    invitation, events = answered
+    ticket = await repo.get_ticket(invitation.ticket_id)
+    log.info(
+        "a survey answer arrived",
+        extra={"ticket_id": invitation.ticket_id, "channel": message.channel.value},
+    )
+    return Outcome(invitation.ticket_id, ticket.number if ticket else "", False, events)
+
+
+Answered = tuple[Invitation, tuple[SurveyAnswerReceivedV1, ...]]
+
+
+async def _text_answer(
+    message: InboundSmsV1 | InboundMessengerMessageV1, repo: Repository, policy: Policy
+) -> Answered | None:
+    """A score texted back: the sender's most recently sent open invitation, when the score fits
+    its first question and no conversation of the sender's is going on (the digit would belong
+    to it). A message with attachments is never an answer: they would be lost."""
+    reply = None if message.attachments else read_reply(message.text)
+    if reply is None:
+        return None
+    invitations = await _open_invitations(message, repo, policy)
+    invitation = answered_by_reply(reply, invitations, message.received_at)
+    if invitation is None:
+        return None
+    found, _ = await _find_thread(message, repo, policy)
+    if found is not None and found.status in _LIVE:
+        return None
+    answer = _answer_event(message, invitation, invitation.survey_type, reply.score, reply.comment)
+    return invitation, (answer,)
+
+
+async def _keypad_answer(
+    message: InboundCallV1, repo: Repository, policy: Policy
+) -> Answered | None:
+    """``survey:<type>:<score>`` IVR selections: one answer per question the caller's invitation
+    asks; the call's transcript, if any, is the first answer's comment."""
+    keypad = read_keypad(message.ivr_selections)
+    if not keypad:
+        return None
+    invitations = await _open_invitations(message, repo, policy)
+    chosen = answered_by_keypad(keypad, invitations, message.received_at)
+    if chosen is None:
+        return None
+    invitation, answers = chosen
+    spoken = (message.text or message.transcript or "").strip()[:COMMENT_LIMIT] or None
+    events = tuple(
+        _answer_event(message, invitation, a.survey_type, a.score, spoken if n == 0 else None)
+        for n, a in enumerate(answers)
+    )
+    return invitation, events
+
+
+async def _open_invitations(
+    message: InboundMessage, repo: Repository, policy: Policy
+) -> list[Invitation]:
+    """The invitations held by the sender's profile (and by profiles merged into it), not yet
+    expired when the message arrived; none for a sender intake does not know."""
+    identifiers = identifiers_of(message, default_region=policy.phone_region)
+    stored = await repo.find_identifiers(identifiers)
+    resolution = resolve(identifiers, stored, fallback=message_key(message))
+    if resolution.created:
+        return []
+    profile = await repo.get_customer(resolution.customer_id)
+    merged = profile.merged if profile else ()
+    return await repo.open_invitations((resolution.customer_id, *merged), message.received_at)
+
+
+def _answer_event(
+    message: InboundMessage,
+    invitation: Invitation,
+    survey_type: SurveyType,
+    score: int,
+    comment: str | None,
+) -> SurveyAnswerReceivedV1:
+    return SurveyAnswerReceivedV1(
+        event_id=derived_id("survey-answer", message_key(message), survey_type.value),
+        occurred_at=message.received_at,
+        ticket_id=invitation.ticket_id,
+        channel=message.channel,
+        source_message_id=message.source_message_id,
+        received_at=message.received_at,
+        score=score,
+        survey_type=survey_type,
+        comment=comment,
+    )
+
+
 # --- customer profiles: explicit merges, reversible ----------------------------------------
 
 
@@ -486,5 +618,6 @@ __all__ = [
     "merge_customers",
     "open_recovery",
     "record_reply",
+    "remember_invitation",
     "unmerge_customers",
 ]

@@ -3,8 +3,8 @@
 * ``POST /v1/inbound/{channel}`` takes the same JSON as the raw topic's record value for that
   channel; ``/v1/inbound/email/raw`` takes a whole MIME message (``message/rfc822``) and
   ``/v1/inbound/email/parsed`` a mail provider's parsed-mail JSON. The answer names the ticket
-  the message became: 201 for a new ticket, 200 when it joined (or reopened) an existing one or
-  was a repeat of a message already accepted.
+  the message became: 201 for a new ticket, 200 when it joined (or reopened) an existing one,
+  answered the survey of one (``survey_answer``), or was a repeat of a message already accepted.
 * ``/v1/workspace/…`` takes what agents do: replies and status changes (published at once as
   canonical ticket events), offer answers, transfers, agent profiles and presence (published on
   the workspace topics for routing).
@@ -69,6 +69,11 @@ class TicketReceipt(BaseModel):
     repeat: bool = Field(
         default=False, description="True when this message was accepted before (a retry)"
     )
+    survey_answer: bool = Field(
+        default=False,
+        description="True when the message was read as the answer to the survey of the ticket "
+        "named (a score texted back, an IVR keypad result) and joined no ticket",
+    )
 
 
 class IdentifierRead(BaseModel):
@@ -119,6 +124,7 @@ def _inbound_router(repo: Repository, publisher: Publisher, policy: service.Poli
             number=outcome.number,
             opened=outcome.opened,
             repeat=outcome.repeat,
+            survey_answer=outcome.survey_answer,
         )
 
     @router.post(

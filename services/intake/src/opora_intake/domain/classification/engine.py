@@ -32,6 +32,7 @@ from opora_intake.domain.classification.rules import (
     ClassificationRules,
     MessageConditions,
 )
+from opora_intake.domain.surveys import is_survey_selection
 
 COMPLAINT_BOOK_FORM = "complaint_book"
 """The form id a walk-in complaint-book entry is classified under."""
@@ -107,7 +108,8 @@ def input_from_message(
         subject, form_id, form_fields = message.subject, message.form_id, message.fields
         product = message.product
     elif isinstance(message, InboundCallV1):
-        ivr_selections = message.ivr_selections
+        # A post-call survey result is no step through the menu (see domain/surveys.py).
+        ivr_selections = tuple(s for s in message.ivr_selections if not is_survey_selection(s))
         text_parts.append(message.transcript or "")
     elif isinstance(message, InboundChatMessageV1):
         text_parts = [*message.bot_transcript, message.text]
