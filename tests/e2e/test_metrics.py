@@ -10,8 +10,10 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from opora_shared.contracts.common import CustomerContact
 from opora_shared.contracts.inbound import InboundWalkInV1
+from opora_shared.contracts.topics import INBOUND_MESSAGES
 from opora_shared.testing import event_producer
 
 pytestmark = pytest.mark.e2e
@@ -28,6 +30,16 @@ async def scraped(infra, services) -> dict[str, str]:
     """Every service's scrape once two walk-in complaints went through the system (one by HTTP,
     one over the raw topic) and each service has read its lag at least once (every 15 s)."""
     ref = f"metrics-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
+    await producer.start()
+    try:  # bytes no channel adapter should send: intake dead-letters them
+        await producer.send_and_wait(
+            INBOUND_MESSAGES.name,
+            b"{not json",
+            headers=[("ce_type", InboundWalkInV1.ce_type.encode())],
+        )
+    finally:
+        await producer.stop()
     async with event_producer(infra.bootstrap_servers) as publish:
         await publish(
             InboundWalkInV1(
@@ -58,7 +70,9 @@ async def scraped(infra, services) -> dict[str, str]:
             scrapes = {
                 name: (await client.get(services.url(name) + "/metrics")).text for name in SERVICES
             }
-            if all(_series(s, "opora_kafka_consumer_lag") for s in scrapes.values()):
+            if all(_series(s, "opora_kafka_consumer_lag") for s in scrapes.values()) and _series(
+                scrapes["intake"], "opora_dead_letters_total"
+            ):
                 return scrapes
             assert time.monotonic() < deadline, {
                 n: "lag reported" if _series(s, "opora_kafka_consumer_lag") else "no lag yet"
@@ -83,3 +97,19 @@ async def test_http_routes_report_their_duration_by_template(scraped) -> None:
     durations = _series(scraped["intake"], "http_server_request_duration_seconds_count")
 
     assert any('http_route="/v1/inbound/walk-in"' in line for line in durations)
+
+
+async def test_published_events_are_counted_by_type(scraped) -> None:
+    published = _series(scraped["intake"], "opora_events_published_total")
+
+    assert any('cloudevents_event_type="opora.ticket.opened.v1"' in line for line in published)
+
+
+async def test_dead_lettered_records_are_counted_by_topic_and_error(scraped) -> None:
+    dead = _series(scraped["intake"], "opora_dead_letters_total")
+
+    assert any(
+        f'messaging_destination_name="{INBOUND_MESSAGES.name}"' in line
+        and 'error_type="ValidationError"' in line
+        for line in dead
+    ), dead

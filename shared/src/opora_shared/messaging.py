@@ -23,6 +23,7 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from faststream.message import StreamMessage
+from opentelemetry import metrics
 from opentelemetry.trace import TracerProvider
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
@@ -40,6 +41,19 @@ OnUnknown = Literal["ignore", "dead_letter"]
 
 _DEAD_LETTER_OF = {t.name: t.dead_letter for t in all_topics()}
 _INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (ConnectionFailure, OSError)
+
+# Through the global meter provider (telemetry.configure_metrics): a no-op until one is set.
+_meter = metrics.get_meter("opora.messaging")
+_dead_lettered = _meter.create_counter(
+    "opora.dead_letters",
+    unit="{record}",
+    description="Records copied to a dead-letter topic, by source topic and error type",
+)
+_published = _meter.create_counter(
+    "opora.events.published",
+    unit="{event}",
+    description="Contract events published, by topic and CloudEvents type",
+)
 
 
 class DeadLetters:
@@ -75,6 +89,13 @@ class DeadLetters:
             topic=_DEAD_LETTER_OF.get(topic, f"{topic}.dlq"),
             key=getattr(record, "key", None),
             headers=headers,
+        )
+        _dead_lettered.add(
+            1,
+            {
+                "messaging.destination.name": topic,
+                "error.type": type(error).__name__ if error else "unknown",
+            },
         )
         log.warning(
             "dead-lettered a record",
@@ -196,6 +217,13 @@ class EventPublisher:
             event.model_dump(mode="json"),
             key=event.partition_key.encode(),
             headers=cloudevent_headers(event, source=self.source),
+        )
+        _published.add(
+            1,
+            {
+                "messaging.destination.name": event.topic.name,
+                "cloudevents.event_type": event.ce_type,
+            },
         )
 
 
