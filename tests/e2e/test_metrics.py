@@ -16,6 +16,8 @@ from opora_shared.contracts.inbound import InboundWalkInV1
 from opora_shared.contracts.topics import INBOUND_MESSAGES
 from opora_shared.testing import event_producer
 
+from tests.deploy.observability import scraped_names, series_read
+
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("intake", "routing", "sla", "notifications", "feedback")
@@ -113,3 +115,11 @@ async def test_dead_lettered_records_are_counted_by_topic_and_error(scraped) -> 
         and 'error_type="ValidationError"' in line
         for line in dead
     ), dead
+
+
+async def test_the_shipped_alerts_and_dashboard_read_only_series_the_services_serve(
+    scraped,
+) -> None:
+    served = set().union(*(scraped_names(s) for s in scraped.values()))
+
+    assert series_read() - served == set()
