@@ -16,7 +16,7 @@ uv: ## install uv (from PyPI) when it is missing
 sync: uv ## create .venv from the committed lockfile
 	@$(UV) sync --frozen --quiet
 
-setup: sync ## check prerequisites, fetch the Kafka jars, build FerretDB (all cached)
+setup: sync ## check prerequisites, fetch the Kafka and Zipkin jars, build FerretDB (all cached)
 	@$(UV) run --frozen opora-stack setup
 
 run: setup ## set up and start the whole system on this machine (Ctrl-C stops it)

@@ -1,9 +1,11 @@
 """Tracing and metrics set-up from the standard ``OTEL_*`` variables only, and JSON logs carrying
 trace ids.
 
-``OTEL_TRACES_EXPORTER`` picks the exporter (``otlp``, ``console`` or ``none``; ``otlp`` is the
-default when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set,
-else ``none``); ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` name the process.
+``OTEL_TRACES_EXPORTER`` picks the exporter (``otlp``, ``zipkin``, ``console`` or ``none``;
+``otlp`` is the default when ``OTEL_EXPORTER_OTLP_ENDPOINT`` or
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is set, else ``none``); ``zipkin`` sends JSON to
+``OTEL_EXPORTER_ZIPKIN_ENDPOINT`` (default ``http://localhost:9411/api/v2/spans``).
+``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` name the process.
 
 Metrics are always readable in the Prometheus text format (each service serves ``/metrics``);
 ``OTEL_METRICS_EXPORTER=otlp`` (the default when an OTLP endpoint is set) also pushes them over
@@ -76,6 +78,11 @@ def configure_tracing(default_service_name: str) -> TracerProvider:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        elif name == "zipkin":
+            # Reads OTEL_EXPORTER_ZIPKIN_ENDPOINT and OTEL_EXPORTER_ZIPKIN_TIMEOUT itself.
+            from opentelemetry.exporter.zipkin.json import ZipkinExporter
+
+            provider.add_span_processor(BatchSpanProcessor(ZipkinExporter()))
         elif name not in ("none", ""):
             raise ValueError(f"OTEL_TRACES_EXPORTER={name!r} is not supported here")
     trace.set_tracer_provider(provider)

@@ -52,7 +52,7 @@ def _running_pid(data_dir: Path) -> int | None:
 
 
 def cmd_setup(settings: StackSettings) -> int:
-    """Check tools, fetch jars, build FerretDB."""
+    """Check tools, fetch jars (Kafka's, Zipkin's), build FerretDB."""
     paths = repo_paths()
     started = time.monotonic()
     report = setup(paths)
@@ -60,6 +60,8 @@ def cmd_setup(settings: StackSettings) -> int:
     binary = "built" if report.built_ferretdb else "up to date"
     print(f"Kafka jars:      {jars} ({paths.kafka_libs})")
     print(f"FerretDB binary: {binary} ({paths.ferretdb_bin})")
+    zipkin = "downloaded" if report.downloaded_zipkin else "up to date"
+    print(f"Zipkin jar:      {zipkin} ({paths.zipkin_jar})")
     print(f"setup took {time.monotonic() - started:.1f} s")
     return 0
 
@@ -71,9 +73,13 @@ def _endpoints(settings: StackSettings, infra: LocalInfra, data_dir: Path) -> di
         "MongoDB URI": f"{infra.mongodb_uri} (a database per service: "
         f"{settings.mongodb_database}_<service>)",
         "SMTP catcher": f"{host}:{settings.smtp_port} (mail in {data_dir / 'mail'})",
-        "Data dir": str(data_dir),
-        "Logs": f"{data_dir / 'logs'}, {infra.kafka.log_file}, {infra.ferretdb.log_file}",
     }
+    logs = [data_dir / "logs", infra.kafka.log_file, infra.ferretdb.log_file]
+    if infra.zipkin is not None:
+        endpoints["Trace viewer"] = f"{infra.zipkin.url} (Zipkin: every request's trace)"
+        logs.append(infra.zipkin.log_file)
+    endpoints["Data dir"] = str(data_dir)
+    endpoints["Logs"] = ", ".join(str(path) for path in logs)
     return endpoints
 
 
@@ -89,13 +95,15 @@ def _print_table(services: dict[str, str], endpoints: dict[str, str]) -> None:
         print(f"{key:<{width}}  {value}")
 
 
-def _check_ports_free(settings: StackSettings, with_services: bool) -> None:
+def _check_ports_free(settings: StackSettings, with_services: bool, with_zipkin: bool) -> None:
     ports = {
         "OPORA_STACK_KAFKA_PORT": settings.kafka_port,
         "OPORA_STACK_KAFKA_CONTROLLER_PORT": settings.kafka_controller_port,
         "OPORA_STACK_MONGODB_PORT": settings.mongodb_port,
         "OPORA_STACK_SMTP_PORT": settings.smtp_port,
     }
+    if with_zipkin:
+        ports["OPORA_STACK_ZIPKIN_PORT"] = settings.zipkin_port
     if with_services:
         ports |= {f"OPORA_STACK_{n.upper()}_PORT": p for n, p in settings.service_ports().items()}
     busy = [f"{port} ({var})" for var, port in ports.items() if not procs.port_is_free(port)]
@@ -110,12 +118,12 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise StopRequestedError(signal.Signals(signum).name)
 
 
-def cmd_up(settings: StackSettings, with_services: bool) -> int:
+def cmd_up(settings: StackSettings, with_services: bool, with_zipkin: bool = True) -> int:
     """Start everything, print the endpoints, wait for a signal, stop everything."""
     data_dir = settings.resolved_data_dir()
     if (pid := _running_pid(data_dir)) is not None:
         raise CliError(f"the stack is already running (pid {pid}); `opora-stack down` stops it")
-    _check_ports_free(settings, with_services)
+    _check_ports_free(settings, with_services, with_zipkin)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -128,6 +136,8 @@ def cmd_up(settings: StackSettings, with_services: bool) -> int:
         kafka_controller_port=settings.kafka_controller_port,
         host=settings.host,
         timeout=settings.ready_timeout_s,
+        with_zipkin=with_zipkin,
+        zipkin_port=settings.zipkin_port,
     )
     smtp = SmtpCatcher(data_dir / "mail", settings.smtp_port, settings.host)
     group = ServiceGroup(
@@ -144,6 +154,7 @@ def cmd_up(settings: StackSettings, with_services: bool) -> int:
             unsubscribe_secret=_local_secret(data_dir / "unsubscribe-secret"),
             intake_api_key=_local_secret(data_dir / "intake-api-key"),
             feedback_public_url=f"http://{settings.host}:{settings.service_ports()['feedback']}",
+            zipkin_endpoint=infra.zipkin.spans_endpoint if infra.zipkin is not None else None,
         ),
         data_dir / "logs",
         ports=settings.service_ports(),
@@ -151,9 +162,10 @@ def cmd_up(settings: StackSettings, with_services: bool) -> int:
     )
     smtp_started = False
     try:
-        print(f"setup, then Kafka and FerretDB in {data_dir} ...", flush=True)
+        servers = "Kafka, FerretDB and Zipkin" if with_zipkin else "Kafka and FerretDB"
+        print(f"setup, then {servers} in {data_dir} ...", flush=True)
         infra.start()
-        log.info("Kafka and FerretDB ready after %.1f s", time.monotonic() - started)
+        log.info("%s ready after %.1f s", servers, time.monotonic() - started)
         smtp.start()
         smtp_started = True
         if with_services:
@@ -167,6 +179,7 @@ def cmd_up(settings: StackSettings, with_services: bool) -> int:
                     "pid": os.getpid(),
                     "services": services,
                     "endpoints": endpoints,
+                    "trace_viewer": infra.zipkin.url if infra.zipkin is not None else None,
                     "intake_api_key": group.infra.intake_api_key,
                 }
             )
@@ -208,6 +221,7 @@ def cmd_down(settings: StackSettings, timeout: float = 120.0) -> int:
         stale = [
             procs.kill_stale(data_dir / "kafka/kafka.pid", str(data_dir / "kafka")),
             procs.kill_stale(data_dir / "ferretdb/ferretdb.pid", str(data_dir / "ferretdb")),
+            procs.kill_stale(data_dir / "zipkin/zipkin.pid", str(repo_paths().zipkin_jar)),
         ]
         print("stopped leftover servers." if any(stale) else "the stack is not running.")
         return 0
@@ -239,6 +253,8 @@ def cmd_status(settings: StackSettings) -> int:
         f"MongoDB {host}:{settings.mongodb_port}": procs.port_is_open(settings.mongodb_port, host),
         f"SMTP {host}:{settings.smtp_port}": procs.port_is_open(settings.smtp_port, host),
     }
+    if viewer := state.get("trace_viewer"):
+        checks[f"Zipkin {viewer}"] = _http_ok(f"{viewer}/health")
     for name, url in state["services"].items():
         checks[f"{name} {url}"] = _http_ok(f"{url}/health/ready")
     print(f"running (pid {pid}), data dir {data_dir}")
@@ -272,15 +288,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="opora-stack",
         description="Opora's local stack without Docker: Kafka (KRaft) and FerretDB as processes, "
-        "an SMTP catcher and the five services. Ports and the data dir come from "
-        "OPORA_STACK_* variables (KAFKA_PORT, KAFKA_CONTROLLER_PORT, MONGODB_PORT, SMTP_PORT, "
-        "DATA_DIR, <SERVICE>_PORT).",
+        "an SMTP catcher, Zipkin as the trace viewer and the five services. Ports and the data "
+        "dir come from OPORA_STACK_* variables (KAFKA_PORT, KAFKA_CONTROLLER_PORT, MONGODB_PORT, "
+        "SMTP_PORT, ZIPKIN_PORT, DATA_DIR, <SERVICE>_PORT).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("setup", help="check tools, fetch Kafka jars, build FerretDB (idempotent)")
+    commands.add_parser(
+        "setup", help="check tools, fetch the Kafka and Zipkin jars, build FerretDB (idempotent)"
+    )
     up = commands.add_parser("up", help="start everything and stay in the foreground")
     up.add_argument(
-        "--no-services", action="store_true", help="only Kafka, FerretDB and the SMTP catcher"
+        "--no-services",
+        action="store_true",
+        help="only Kafka, FerretDB, the SMTP catcher and Zipkin",
+    )
+    up.add_argument(
+        "--no-zipkin",
+        action="store_true",
+        help="no trace viewer; the services then trace as the OTEL_* variables say",
     )
     commands.add_parser("down", help="stop a running `up`")
     commands.add_parser("status", help="show whether the stack runs and what answers")
@@ -311,7 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "setup":
             return cmd_setup(settings)
         if args.command == "up":
-            return cmd_up(settings, with_services=not args.no_services)
+            return cmd_up(
+                settings, with_services=not args.no_services, with_zipkin=not args.no_zipkin
+            )
         if args.command == "down":
             return cmd_down(settings)
         if args.command == "demo":

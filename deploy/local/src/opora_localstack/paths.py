@@ -51,6 +51,18 @@ class RepoPaths:
         return self.root / "deploy/local/kafka/target/libs.stamp"
 
     @property
+    def zipkin_pom(self) -> Path:
+        return self.root / "deploy/local/zipkin/pom.xml"
+
+    @property
+    def zipkin_jar(self) -> Path:
+        return self.root / "deploy/local/zipkin/target/zipkin-server-exec.jar"
+
+    @property
+    def zipkin_stamp(self) -> Path:
+        return self.root / "deploy/local/zipkin/target/zipkin-server-exec.jar.stamp"
+
+    @property
     def ferretdb_module(self) -> Path:
         return self.root / "deploy/local/ferretdb"
 

@@ -69,7 +69,7 @@ def problems(need: Need) -> list[str]:
     if need.java and (problem := _java_problem()):
         found.append(problem)
     if need.maven and shutil.which("mvn") is None:
-        found.append("Maven (`mvn`) is not installed; it fetches the Kafka broker jars")
+        found.append("Maven (`mvn`) is not installed; it fetches the Kafka and Zipkin jars")
     if need.go and shutil.which("go") is None:
         found.append("Go (`go`) is not installed; it builds FerretDB")
     return found

@@ -45,6 +45,9 @@ class ServiceEnv:
     unsubscribe_secret: str = ""
     intake_api_key: str = ""
     feedback_public_url: str = "http://127.0.0.1:8005"
+    zipkin_endpoint: str | None = None
+    """Where the services send their spans (Zipkin's ``/api/v2/spans``); None leaves tracing
+    to the ``OTEL_*`` variables of the environment."""
 
 
 def service_database(prefix: str, service: str) -> str:
@@ -53,7 +56,8 @@ def service_database(prefix: str, service: str) -> str:
 
 
 def service_env(name: str, port: int, infra: ServiceEnv) -> dict[str, str]:
-    """The ``OPORA_<SERVICE>_*`` variables for one service."""
+    """The ``OPORA_<SERVICE>_*`` variables for one service, and the ``OTEL_*`` ones that send
+    its spans to Zipkin when the stack runs it."""
     values: dict[str, str] = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         "MONGODB_URI": infra.mongodb_uri,
@@ -78,7 +82,21 @@ def service_env(name: str, port: int, infra: ServiceEnv) -> dict[str, str]:
         if infra.intake_api_key:  # the stack's one key also opens the reports
             values["API_KEYS"] = json.dumps({"local": infra.intake_api_key})
     prefix = f"OPORA_{name.upper()}_"
-    return {prefix + key: value for key, value in values.items()}
+    env = {prefix + key: value for key, value in values.items()}
+    if infra.zipkin_endpoint:
+        env |= tracing_env(name, infra.zipkin_endpoint)
+    return env
+
+
+def tracing_env(name: str, zipkin_endpoint: str) -> dict[str, str]:
+    """The standard OpenTelemetry variables that export one service's spans to Zipkin."""
+    return {
+        "OTEL_TRACES_EXPORTER": "zipkin",
+        "OTEL_EXPORTER_ZIPKIN_ENDPOINT": zipkin_endpoint,
+        # Named here, so that an OTEL_SERVICE_NAME in the caller's shell cannot give all five
+        # services one name in the trace viewer.
+        "OTEL_SERVICE_NAME": f"opora-{name}",
+    }
 
 
 def default_command(name: str) -> list[str]:

@@ -26,6 +26,7 @@ class StackSettings(BaseSettings):
     mongodb_port: Port = Field(default=27017, ge=1, le=65535)
     mongodb_database: str = "opora"
     smtp_port: Port = Field(default=1025, ge=1, le=65535)
+    zipkin_port: Port = Field(default=9411, ge=1, le=65535)
     data_dir: Path | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     intake_port: Port = Field(default=8001, ge=1, le=65535)

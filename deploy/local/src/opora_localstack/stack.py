@@ -1,4 +1,5 @@
-"""The public API: Kafka and FerretDB for tests and ``opora-stack``, with topics created."""
+"""The public API: Kafka and FerretDB for tests and ``opora-stack``, with topics created, and
+Zipkin as the trace viewer when asked for."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from opora_localstack import ferretdb, kafka, prereqs, procs, topics
+from opora_localstack import ferretdb, kafka, prereqs, procs, topics, zipkin
 from opora_localstack.paths import RepoPaths, repo_paths
 
 log = logging.getLogger(__name__)
@@ -25,19 +26,23 @@ class SetupReport:
 
     downloaded_jars: bool
     built_ferretdb: bool
+    downloaded_zipkin: bool
 
 
 def setup(paths: RepoPaths | None = None) -> SetupReport:
-    """Check the tools, fetch the Kafka jars and build FerretDB, each only when out of date."""
+    """Check the tools, fetch the Kafka jars and Zipkin's and build FerretDB, each only when
+    out of date."""
     paths = paths or repo_paths()
     prereqs.check(
         prereqs.Need(
             java=True,
-            maven=not kafka.jars_up_to_date(paths),
+            maven=not (kafka.jars_up_to_date(paths) and zipkin.jar_up_to_date(paths)),
             go=not ferretdb.binary_up_to_date(paths),
         )
     )
-    return SetupReport(kafka.ensure_jars(paths), ferretdb.ensure_binary(paths))
+    return SetupReport(
+        kafka.ensure_jars(paths), ferretdb.ensure_binary(paths), zipkin.ensure_jar(paths)
+    )
 
 
 def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -55,6 +60,7 @@ class LocalInfra:
 
     Use ``with LocalInfra(dir) as infra`` (or ``start()``/``stop()``) from sync code and
     ``async with LocalInfra(dir)`` from async code. Ports left as None are picked free.
+    ``with_zipkin`` also runs the trace viewer (``.zipkin``), which tests rarely need.
     """
 
     def __init__(
@@ -68,6 +74,8 @@ class LocalInfra:
         create_topics: bool = True,
         timeout: float = 120.0,
         paths: RepoPaths | None = None,
+        with_zipkin: bool = False,
+        zipkin_port: int | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.paths = paths or repo_paths()
@@ -82,6 +90,13 @@ class LocalInfra:
         )
         self.ferretdb = ferretdb.FerretDB(
             self.data_dir / "ferretdb", ferretdb_port or procs.free_port(host), self.paths, host
+        )
+        self.zipkin = (
+            zipkin.ZipkinServer(
+                self.data_dir / "zipkin", zipkin_port or procs.free_port(host), self.paths, host
+            )
+            if with_zipkin
+            else None
         )
 
     @property
@@ -99,18 +114,21 @@ class LocalInfra:
         self.kafka.prepare()
         self.kafka.start()
         self.ferretdb.start()
+        if self.zipkin is not None:
+            self.zipkin.start()
 
     async def _await_ready(self) -> None:
-        await asyncio.gather(
-            self.kafka.wait_ready(self.timeout), self.ferretdb.wait_ready(self.timeout)
-        )
+        waits = [self.kafka.wait_ready(self.timeout), self.ferretdb.wait_ready(self.timeout)]
+        if self.zipkin is not None:
+            waits.append(self.zipkin.wait_ready(self.timeout))
+        await asyncio.gather(*waits)
         if self.create_topics:
             created = await topics.create_topics(self.bootstrap_servers, timeout_s=self.timeout)
             if created:
                 log.info("created %d topics", len(created))
 
     def start(self) -> Self:
-        """Start both servers, wait until they answer and create the topics (blocking)."""
+        """Start the servers, wait until they answer and create the topics (blocking)."""
         try:
             self._launch()
             _run_sync(self._await_ready())
@@ -130,7 +148,9 @@ class LocalInfra:
         return self
 
     def stop(self) -> None:
-        """Stop FerretDB, then Kafka (blocking, graceful, idempotent)."""
+        """Stop Zipkin, FerretDB, then Kafka (blocking, graceful, idempotent)."""
+        if self.zipkin is not None:
+            self.zipkin.stop()
         self.ferretdb.stop()
         self.kafka.stop()
 
