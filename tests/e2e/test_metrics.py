@@ -123,3 +123,11 @@ async def test_the_shipped_alerts_and_dashboard_read_only_series_the_services_se
     served = set().union(*(scraped_names(s) for s in scraped.values()))
 
     assert series_read() - served == set()
+
+
+@pytest.mark.parametrize(
+    ("service", "gauge"),
+    [("routing", "opora_routing_agents"), ("sla", "opora_sla_timers_armed")],
+)
+async def test_operations_gauges_are_served(scraped, service, gauge) -> None:
+    assert _series(scraped[service], gauge)

@@ -26,7 +26,8 @@ from faststream.specification.asyncapi.site import get_asyncapi_html
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
 
-from opora_shared.lag import ConsumerLag, broker_consumers
+from opora_shared.gauges import PolledGauge, Poller
+from opora_shared.lag import broker_consumers, consumer_lag
 from opora_shared.mongo import MongoConnection
 from opora_shared.settings import ServiceSettings
 from opora_shared.telemetry import (
@@ -62,6 +63,8 @@ class ServiceParts:
     """Probed by readiness and closed after the shutdown hooks."""
     metrics: Metrics | None = None
     """Served at ``/metrics``; the process's (:func:`configure_metrics`) when not given."""
+    gauges: Sequence[PolledGauge] = ()
+    """What operations watch (tickets waiting, timers armed…), read every 15 s."""
 
     @property
     def checks(self) -> dict[str, Check]:
@@ -82,8 +85,11 @@ def build_app(parts: ServiceParts) -> FastAPI:
     )
 
     metrics = parts.metrics or current_metrics()
-    lag = (
-        ConsumerLag(broker_consumers(parts.broker), meter_provider=metrics.provider)
+    gauges = (
+        Poller(
+            [consumer_lag(broker_consumers(parts.broker)), *parts.gauges],
+            meter_provider=metrics.provider,
+        )
         if metrics
         else None
     )
@@ -93,14 +99,14 @@ def build_app(parts: ServiceParts) -> FastAPI:
         for hook in parts.on_startup:
             await hook()
         await parts.broker.start()
-        if lag:
-            lag.start()
+        if gauges:
+            gauges.start()
         log.info("service started", extra={"service": parts.name})
         try:
             yield
         finally:
-            if lag:
-                await lag.stop()
+            if gauges:
+                await gauges.stop()
             await parts.broker.stop()
             for hook in parts.shutdown_hooks:
                 await hook()

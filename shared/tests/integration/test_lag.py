@@ -7,7 +7,8 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from opora_shared.lag import ConsumerLag
+from opora_shared.gauges import Poller
+from opora_shared.lag import consumer_lag
 from opora_shared.telemetry import configure_metrics
 
 pytestmark = pytest.mark.integration
@@ -48,14 +49,15 @@ async def test_lag_is_what_the_group_has_not_committed(infra, topic) -> None:
             taken += sum(len(records) for records in batches.values())
         await consumer.commit({TopicPartition(topic, 0): 4})
         metrics = configure_metrics("opora-test", make_global=False)
-        lag = ConsumerLag(lambda: [(f"lag-{topic}", consumer)], meter_provider=metrics.provider)
+        gauge = consumer_lag(lambda: [(f"lag-{topic}", consumer)])
+        poller = Poller([gauge], meter_provider=metrics.provider)
 
-        reading = await lag.refresh()
+        reading = (await poller.refresh())[gauge.name]
         scraped = metrics.exposition().decode()
     finally:
         await consumer.stop()
 
-    assert reading == {(f"lag-{topic}", topic, 0): 6}
+    assert [(a["messaging.destination.name"], value) for a, value in reading] == [(topic, 6)]
     assert any(
         line.startswith("opora_kafka_consumer_lag")
         and f'messaging_destination_name="{topic}"' in line

@@ -8,6 +8,8 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
 from opentelemetry.trace import TracerProvider
 from opora_shared.contracts.routing import ROUTING_EVENTS
+from opora_shared.contracts.workspace import Presence
+from opora_shared.gauges import PolledGauge, Reading
 from opora_shared.messaging import connect
 from opora_shared.mongo import MongoConnection
 from opora_shared.service import ServiceParts, build_app, run_service
@@ -61,6 +63,13 @@ def create_app(
     async def rearm_timers() -> None:
         await service.recover(desk)
 
+    async def waiting() -> Reading:
+        return [({"opora.queue": q}, n) for q, n in (await repo.waiting_per_queue()).items()]
+
+    async def agents() -> Reading:
+        per = await repo.agents_per_presence()
+        return [({"opora.presence": p.value}, per.get(p.value, 0)) for p in Presence]
+
     return build_app(
         ServiceParts(
             name=NAME,
@@ -71,6 +80,11 @@ def create_app(
             on_shutdown=[stop_watching, timers.shutdown],
             mongo=db,
             tracer_provider=tracer_provider,
+            # Read from MongoDB: every replica reports the same numbers (take the max).
+            gauges=[
+                PolledGauge("opora.routing.tickets.waiting", "Tickets waiting, per queue", waiting),
+                PolledGauge("opora.routing.agents", "Agents known, per presence", agents),
+            ],
         )
     )
 

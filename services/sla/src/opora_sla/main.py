@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
 from opentelemetry.trace import TracerProvider
 from opora_shared.contracts.sla import SLA_EVENTS
+from opora_shared.gauges import PolledGauge, Reading
 from opora_shared.messaging import connect
 from opora_shared.mongo import MongoConnection
 from opora_shared.service import ServiceParts, build_app, run_service
@@ -72,6 +73,9 @@ def create_app(
             partitions=sorted(ownership.owned), armed=len(scheduler), next_due_at=scheduler.next_at
         )
 
+    async def armed() -> Reading:
+        return [({}, len(scheduler))]
+
     calendars = settings.calendars_file
     return build_app(
         ServiceParts(
@@ -97,6 +101,8 @@ def create_app(
             on_shutdown=[stop_watching, ownership.stop, scheduler.shutdown],
             mongo=db,
             tracer_provider=tracer_provider,
+            # Each replica arms the timers of the partitions it owns: sum over replicas.
+            gauges=[PolledGauge("opora.sla.timers.armed", "Deadline timers armed", armed)],
         )
     )
 

@@ -242,6 +242,22 @@ class MongoRepository:
         )
         return [_routing(doc) async for doc in cursor]
 
+    async def waiting_per_queue(self) -> dict[str, int]:
+        """How many tickets wait in each queue (for the operations gauge)."""
+        cursor = await self._assignments.aggregate(
+            [
+                {"$match": {"state": RoutingState.WAITING.value}},
+                {"$group": {"_id": "$ticket.requirement.queue", "tickets": {"$sum": 1}}},
+            ]
+        )
+        return {str(doc["_id"] or "none"): int(doc["tickets"]) async for doc in cursor}
+
+    async def agents_per_presence(self) -> dict[str, int]:
+        cursor = await self._agents.aggregate(
+            [{"$group": {"_id": "$presence", "agents": {"$sum": 1}}}]
+        )
+        return {str(doc["_id"]): int(doc["agents"]) async for doc in cursor}
+
     async def in_state(self, state: RoutingState, agent_id: str | None = None) -> list[Routing]:
         query: Document = {"state": state.value}
         if agent_id is not None:
