@@ -23,13 +23,14 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from faststream.message import StreamMessage
-from opentelemetry import metrics
+from opentelemetry import metrics, trace
 from opentelemetry.trace import TracerProvider
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
+from opora_shared import attributes
 from opora_shared.contracts.base import Event, cloudevent_headers, source_of
-from opora_shared.contracts.topics import TopicSpec, all_topics
+from opora_shared.contracts.topics import PartitionKey, TopicSpec, all_topics
 from opora_shared.errors import PermanentError
 from opora_shared.settings import ServiceSettings
 
@@ -163,6 +164,28 @@ def _summarise(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+_TICKET_KEYED = frozenset(t.name for t in all_topics() if t.key is PartitionKey.TICKET_ID)
+
+
+class SpanAttributesMiddleware(BaseMiddleware[Any, Any]):
+    """Name, on the span that processes a record, the contract event and (on the topics keyed
+    by ticket) the ticket it is about: ``opora.event_type`` and ``opora.ticket_id``."""
+
+    async def consume_scope(
+        self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        span = trace.get_current_span()
+        if span.is_recording():
+            ce_type = msg.headers.get("ce_type")
+            if isinstance(ce_type, str):
+                span.set_attribute(attributes.EVENT_TYPE, ce_type)
+            record = msg.raw_message
+            key = getattr(record, "key", None)
+            if getattr(record, "topic", None) in _TICKET_KEYED and isinstance(key, bytes):
+                span.set_attribute(attributes.TICKET_ID, key.decode("utf-8", "replace"))
+        return await call_next(msg)
+
+
 def make_broker(
     bootstrap_servers: str,
     *,
@@ -179,6 +202,7 @@ def make_broker(
         enable_idempotence=True,
         middlewares=[
             KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            SpanAttributesMiddleware,
             dead_letters.middleware(),
         ],
         graceful_timeout=graceful_timeout_s,

@@ -14,6 +14,7 @@ OTLP every ``OTEL_METRIC_EXPORT_INTERVAL`` milliseconds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -22,11 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
@@ -35,6 +38,8 @@ from opentelemetry.sdk.trace.export import (
 )
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from opora_shared.contracts.topics import PartitionKey, all_topics
 
 
 def _resource(default_service_name: str) -> Resource:
@@ -69,6 +74,7 @@ def configure_tracing(default_service_name: str) -> TracerProvider:
     """Build the process's tracer provider and make it the global one."""
     _stable_semantic_conventions()
     provider = TracerProvider(resource=_resource(default_service_name))
+    provider.add_span_processor(KafkaKeyRedactor())  # before any exporter sees the span
     for name in _exporters("TRACES"):
         if name == "console":
             # One span per line on stdout, so that a test or a pipe can read them back.
@@ -86,7 +92,37 @@ def configure_tracing(default_service_name: str) -> TracerProvider:
         elif name not in ("none", ""):
             raise ValueError(f"OTEL_TRACES_EXPORTER={name!r} is not supported here")
     trace.set_tracer_provider(provider)
+    # A span per MongoDB command (the command's name, never its documents), parented by the
+    # handler or request that issued it; for every client created from now on.
+    PymongoInstrumentor().instrument(tracer_provider=provider)
     return provider
+
+
+_KEY = "messaging.kafka.message.key"
+_TOPIC_ATTRIBUTES = ("messaging.destination.name", "messaging.destination_publish.name")
+_OPAQUE_KEYS = {PartitionKey.TICKET_ID, PartitionKey.AGENT_ID, PartitionKey.CUSTOMER_ID}
+_OPAQUE_KEYED_TOPICS = frozenset(t.name for t in all_topics() if t.key in _OPAQUE_KEYS)
+
+
+class KafkaKeyRedactor(SpanProcessor):
+    """Record keys in spans as text, and only where the key is an opaque id.
+
+    FastStream puts the record key in ``messaging.kafka.message.key``. On the topics keyed by
+    ticket, agent or customer id that is an id; on the raw inbound topic (and its dead letters)
+    it is the channel's conversation key, which may be the sender's phone number, so it is
+    replaced by a digest that still tells records of one conversation apart.
+    """
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        attributes = span.attributes or {}
+        key = attributes.get(_KEY)
+        if key is None:
+            return
+        text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+        topics = {str(attributes.get(a)) for a in _TOPIC_ATTRIBUTES if attributes.get(a)}
+        if not topics or not topics <= _OPAQUE_KEYED_TOPICS:
+            text = "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+        span.set_attribute(_KEY, text)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, TracerProvider
+
+from opora_shared.attributes import TIMER
+
 log = logging.getLogger(__name__)
 
 Action = Callable[[], Awaitable[None]]
@@ -42,8 +48,10 @@ class TimerScheduler:
         *,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
+        self._tracer = trace.get_tracer("opora.timers", tracer_provider=tracer_provider)
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self._plans: dict[str, tuple[datetime, asyncio.Task[None]]] = {}
@@ -77,15 +85,28 @@ class TimerScheduler:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, key: str, when: datetime, action: Action) -> None:
+        # The task was created in the context of whatever armed the timer: that span ended
+        # long ago, so the firing starts a trace of its own, linked to it.
+        armed = trace.get_current_span().get_span_context()
         while self.clock.now() < when:
             await self.clock.sleep_until(when)
         delay = self.retry_initial_s
         while True:
-            try:
-                await action()
-                return
-            except Exception:
-                log.warning("timer action failed; retrying", exc_info=True, extra={"timer": key})
+            with self._tracer.start_as_current_span(
+                f"timer {timer_kind(key)}",
+                context=Context(),
+                links=[Link(armed)] if armed.is_valid else [],
+                attributes={TIMER: timer_kind(key)},
+            ) as span:
+                try:
+                    await action()
+                    return
+                except Exception as exc:
+                    span.record_exception(exc)
+                    span.set_status(trace.StatusCode.ERROR)
+                    log.warning(
+                        "timer action failed; retrying", exc_info=True, extra={"timer": key}
+                    )
             await self.clock.sleep_until(self.clock.now() + timedelta(seconds=delay))
             delay = min(delay * 2, self.retry_max_s)
 
@@ -100,3 +121,10 @@ def _cancel_unless_current(task: asyncio.Task[None]) -> None:
     its own timer (an offer expiring re-plans the queue) must still run to its end."""
     if task is not asyncio.current_task():
         task.cancel()
+
+
+def timer_kind(key: str) -> str:
+    """What a timer is for, from its key (``offer:<ticket>`` → ``offer``; a key without a kind,
+    such as a notification id, is just ``timer``): a span name of bounded cardinality."""
+    kind, separator, _ = key.partition(":")
+    return kind if separator else "timer"

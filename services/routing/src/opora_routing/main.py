@@ -7,6 +7,7 @@ import asyncio
 from fastapi import FastAPI
 from faststream.kafka import KafkaRouter
 from opentelemetry.trace import TracerProvider
+from opora_shared import attributes
 from opora_shared.contracts.routing import ROUTING_EVENTS
 from opora_shared.contracts.workspace import Presence
 from opora_shared.gauges import PolledGauge, Reading
@@ -64,11 +65,11 @@ def create_app(
         await service.recover(desk)
 
     async def waiting() -> Reading:
-        return [({"opora.queue": q}, n) for q, n in (await repo.waiting_per_queue()).items()]
+        return [({attributes.QUEUE: q}, n) for q, n in (await repo.waiting_per_queue()).items()]
 
     async def agents() -> Reading:
         per = await repo.agents_per_presence()
-        return [({"opora.presence": p.value}, per.get(p.value, 0)) for p in Presence]
+        return [({attributes.PRESENCE: p.value}, per.get(p.value, 0)) for p in Presence]
 
     return build_app(
         ServiceParts(

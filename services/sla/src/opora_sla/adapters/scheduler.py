@@ -22,9 +22,13 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opora_shared import attributes
 from opora_shared.timers import Clock, SystemClock
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("opora.sla.timers")
 
 Action = Callable[[str, int], Awaitable[None]]
 """What to do with a key (and its group) when its instant comes."""
@@ -186,8 +190,16 @@ class HeapScheduler:
 
     async def _fire(self, key: str, group: int) -> None:
         assert self._action is not None, "HeapScheduler.bind() was not called"
+        # A trace of its own: the runner's task still carries whatever context armed the first
+        # timer, and a deadline is not part of any one request.
+        span = _tracer.start_span(
+            "timer deadline",
+            context=Context(),
+            attributes={attributes.TIMER: "deadline", attributes.TICKET_ID: key},
+        )
         try:
-            await self._action(key, group)
+            with trace.use_span(span, end_on_exit=True):
+                await self._action(key, group)
             self._attempts.pop(key, None)
         except Exception:
             attempts = self._attempts.get(key, 0) + 1
