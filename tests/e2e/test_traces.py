@@ -136,3 +136,15 @@ async def test_no_attribute_carries_the_customers_personal_data(trace) -> None:
 
     for personal in (*CUSTOMER.values(), "9161230099", "отказался выдать чек"):
         assert personal not in values
+
+
+async def test_mail_goes_out_under_an_smtp_client_span_naming_the_server_only(
+    services, trace
+) -> None:
+    sends = [
+        s for s in _spans(services) if s["service"] == "notifications" and s["name"] == "smtp send"
+    ]
+
+    assert sends
+    assert all(s["attributes"]["server.port"] == services.smtp.port for s in sends)
+    assert all("@" not in json.dumps(s["attributes"]) for s in sends)

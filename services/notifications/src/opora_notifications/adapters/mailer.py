@@ -33,6 +33,8 @@ from aiosmtplib import (
     SMTPRecipientsRefused,
     SMTPResponseException,
 )
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from opora_shared.contracts.base import utc_now
 from pydantic import SecretStr
 
@@ -43,6 +45,8 @@ from opora_notifications.domain.ports import (
     DeliveryRejectedError,
     OutgoingMessage,
 )
+
+_tracer = trace.get_tracer("opora.notifications.smtp")
 
 
 class SmtpMailer:
@@ -100,6 +104,19 @@ class SmtpMailer:
 
     async def send(self, message: OutgoingMessage) -> str:
         mail = self.compose(message)
+        # The server, never the recipient: addresses stay out of spans.
+        with _tracer.start_as_current_span(
+            "smtp send",
+            kind=SpanKind.CLIENT,
+            attributes={"server.address": self.host, "server.port": self.port},
+        ) as span:
+            try:
+                return await self._send(mail, message)
+            except Exception as exc:
+                span.set_attribute("error.type", type(exc).__name__)
+                raise
+
+    async def _send(self, mail: EmailMessage, message: OutgoingMessage) -> str:
         try:
             await aiosmtplib.send(
                 mail,

@@ -33,8 +33,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 from opora_shared.contracts.common import Channel
 from pydantic import SecretStr
 
@@ -44,6 +47,8 @@ from opora_notifications.domain.ports import (
     DeliveryRejectedError,
     OutgoingMessage,
 )
+
+_tracer = trace.get_tracer("opora.notifications.webhook")
 
 SIGNATURE_HEADER = "X-Opora-Signature"
 _RETRYABLE = frozenset({408, 425, 429})
@@ -66,6 +71,7 @@ class WebhookSender:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.url = url
+        self._server = urlsplit(url)
         self._secret = secret
         self._timeout_s = timeout_s
         self._client = client
@@ -98,14 +104,28 @@ class WebhookSender:
             SIGNATURE_HEADER: signature(body, self._secret.get_secret_value(), int(self._clock())),
             "Idempotency-Key": message.notification_id,
         }
-        try:
-            response = await self._http().post(
-                self.url, content=body, headers=headers, timeout=self._timeout_s
-            )
-        except httpx.HTTPError as exc:
-            raise ChannelUnavailableError(
-                f"{type(exc).__name__}: cannot reach the {message.channel.value} webhook"
-            ) from None
+        # A client span by hand rather than httpx's instrumentation, which would record the
+        # full URL: providers put their tokens in it.
+        with _tracer.start_as_current_span(
+            "POST",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "POST",
+                "server.address": self._server.hostname or "",
+                "server.port": self._server.port or (443 if self._server.scheme == "https" else 80),
+            },
+        ) as span:
+            propagate.inject(headers)  # the provider may continue the trace
+            try:
+                response = await self._http().post(
+                    self.url, content=body, headers=headers, timeout=self._timeout_s
+                )
+            except httpx.HTTPError as exc:
+                span.set_attribute("error.type", type(exc).__name__)
+                raise ChannelUnavailableError(
+                    f"{type(exc).__name__}: cannot reach the {message.channel.value} webhook"
+                ) from None
+            span.set_attribute("http.response.status_code", response.status_code)
         status = response.status_code
         if 200 <= status < 300:
             return _provider_id(response) or message.notification_id
