@@ -22,6 +22,9 @@ from opora_shared.attributes import TIMER
 
 log = logging.getLogger(__name__)
 
+SAME_TRACE_WITHIN = timedelta(seconds=60)
+"""A timer due this soon after it was armed fires within the arming request's trace."""
+
 Action = Callable[[], Awaitable[None]]
 
 
@@ -67,7 +70,9 @@ class TimerScheduler:
             if existing[0] == when and not existing[1].done():
                 return
             _cancel_unless_current(existing[1])
-        task = asyncio.get_running_loop().create_task(self._run(key, when, action), name=key)
+        task = asyncio.get_running_loop().create_task(
+            self._run(key, when, action, armed_at=self.clock.now()), name=key
+        )
         self._plans[key] = (when, task)
         task.add_done_callback(lambda done: self._forget(key, done))
 
@@ -84,18 +89,21 @@ class TimerScheduler:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _run(self, key: str, when: datetime, action: Action) -> None:
-        # The task was created in the context of whatever armed the timer: that span ended
-        # long ago, so the firing starts a trace of its own, linked to it.
+    async def _run(self, key: str, when: datetime, action: Action, *, armed_at: datetime) -> None:
+        # The task runs in the context of whatever armed the timer. A timer due within
+        # SAME_TRACE_WITHIN (an acknowledgement waiting a few seconds for its deadline, a phone
+        # offer's 20 s) is still part of that request: its span is a child there. A later one
+        # (a reminder tomorrow) is not: it starts a trace of its own, linked to the arming span.
         armed = trace.get_current_span().get_span_context()
+        same_trace = armed.is_valid and when - armed_at <= SAME_TRACE_WITHIN
         while self.clock.now() < when:
             await self.clock.sleep_until(when)
         delay = self.retry_initial_s
         while True:
             with self._tracer.start_as_current_span(
                 f"timer {timer_kind(key)}",
-                context=Context(),
-                links=[Link(armed)] if armed.is_valid else [],
+                context=None if same_trace else Context(),
+                links=[Link(armed)] if armed.is_valid and not same_trace else [],
                 attributes={TIMER: timer_kind(key)},
             ) as span:
                 try:
