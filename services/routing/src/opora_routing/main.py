@@ -65,7 +65,11 @@ def create_app(
         await service.recover(desk)
 
     async def waiting() -> Reading:
-        return [({attributes.QUEUE: q}, n) for q, n in (await repo.waiting_per_queue()).items()]
+        """Every queue of the rules in force, at zero when empty (a dashboard line, not a gap),
+        and any other queue tickets still wait in (the rules changed under them)."""
+        per = await repo.waiting_per_queue()
+        queues = sorted(source.current.queues | per.keys())
+        return [({attributes.QUEUE: q}, per.get(q, 0)) for q in queues]
 
     async def agents() -> Reading:
         per = await repo.agents_per_presence()

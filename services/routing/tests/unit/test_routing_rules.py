@@ -520,3 +520,9 @@ def test_a_recovery_ticket_goes_to_the_team_leads() -> None:
 def test_an_impossible_date_in_the_file_is_a_rules_error() -> None:
     with pytest.raises(RulesError, match="not valid YAML"):
         parse_rules("version: 2026-02-30\n")
+
+
+def test_the_queues_are_every_rules_its_overflow_and_the_escalation_queue() -> None:
+    queues = load_rules().queues
+
+    assert {"general", "complaints", "overflow", "escalations", "recovery"} <= queues

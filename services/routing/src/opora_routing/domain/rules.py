@@ -280,6 +280,16 @@ class RoutingRules(_Strict):
     )
     rules: tuple[Rule, ...]
 
+    @property
+    def queues(self) -> frozenset[str]:
+        """Every queue a ticket can wait in under these rules: each rule's, its steps' overflow
+        queues, and the escalation queue."""
+        named = {rule.queue for rule in self.rules}
+        named |= {step.queue for rule in self.rules for step in rule.steps if step.queue}
+        if self.escalation.on_breach.queue:
+            named.add(self.escalation.on_breach.queue)
+        return frozenset(named)
+
     @field_validator("rules")
     @classmethod
     def _ordered_with_catch_all(cls, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
