@@ -235,6 +235,13 @@ def sla_applied(clock) -> Callable[..., SlaAppliedV1]:
     return make
 
 
+INTAKE_AUTOMATIONS = {
+    TicketStatus.PENDING: timedelta(days=7),
+    TicketStatus.SOLVED: timedelta(days=4),
+}
+"""When intake's packaged automations solve a pending ticket and close a solved one."""
+
+
 @pytest.fixture
 def status(clock) -> Callable[..., TicketStatusChangedV1]:
     def make(
@@ -243,13 +250,21 @@ def status(clock) -> Callable[..., TicketStatusChangedV1]:
         ticket_id: str = "t-1",
         reopened: bool = False,
         event_id: str | None = None,
+        auto_change_after: timedelta | str | None = "intake's",
     ) -> TicketStatusChangedV1:
+        """A status change as intake publishes it: pending and solved ones say when intake's
+        automation moves the ticket on (``auto_change_after=None``: the automation is off)."""
+        after = (
+            INTAKE_AUTOMATIONS.get(value) if auto_change_after == "intake's" else auto_change_after
+        )
+        assert after is None or isinstance(after, timedelta)
         return TicketStatusChangedV1(
             event_id=event_id or f"status-{ticket_id}-{value}-{clock().isoformat()}",
             occurred_at=clock(),
             ticket_id=ticket_id,
             status=value,
             reopened=reopened,
+            auto_change_at=clock() + after if after is not None else None,
         )
 
     return make

@@ -54,6 +54,11 @@ class Settings(ServiceSettings):
     rules_file: Path | None = Field(
         default=None, description="The classification rules (YAML); the packaged ones if unset"
     )
+    automations_file: Path | None = Field(
+        default=None,
+        description="The ticket automations (YAML: solve pending, close solved); the packaged "
+        "ones if unset",
+    )
 
     auth_required: bool = Field(
         default=True,

@@ -12,13 +12,18 @@ from opora_shared.messaging import Subscription
 from opora_shared.ports import Publisher
 
 from opora_intake.domain import service
+from opora_intake.domain.automations import Automation
 from opora_intake.domain.ports import Repository
 
 GROUP = "intake"
 
 
 def register(
-    router: KafkaRouter, repo: Repository, publisher: Publisher, policy: service.Policy
+    router: KafkaRouter,
+    repo: Repository,
+    publisher: Publisher,
+    policy: service.Policy,
+    automation: Automation | None = None,
 ) -> None:
     inbound = Subscription(router, INBOUND_MESSAGES, group=GROUP, on_unknown="dead_letter")
     for message_type in INBOUND_EVENTS:
@@ -28,11 +33,11 @@ def register(
 
     @actions.on(ReplyPostedV1)
     async def on_reply_posted(action: ReplyPostedV1) -> None:
-        await service.record_reply(action, publisher)
+        await service.record_reply(action, publisher, automation)
 
     @actions.on(StatusSetV1)
     async def on_status_set(action: StatusSetV1) -> None:
-        await service.change_status(action, repo, publisher)
+        await service.change_status(action, repo, publisher, automation)
 
     feedback = Subscription(router, FEEDBACK, group=GROUP)
 

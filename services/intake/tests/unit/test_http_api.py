@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +29,8 @@ from opora_shared.contracts.tickets import (
 )
 from opora_shared.contracts.workspace import AgentPresenceChangedV1
 from opora_shared.testing import RecordingPublisher
+
+from .fakes import automation_for
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 API_KEY = "test-adapter-key"
@@ -54,7 +56,8 @@ def build_api(repo: Repository, publisher: RecordingPublisher, policy: Policy) -
         max_email_bytes=1024 * 1024,
     )
     app = FastAPI()
-    app.include_router(build_router(repo, publisher, policy, AdapterAuth(settings)))
+    automation = automation_for(repo, publisher, utc_now)
+    app.include_router(build_router(repo, publisher, policy, AdapterAuth(settings), automation))
     app.add_middleware(BodySizeLimit, limit_for=body_limits(settings))
     return app
 
@@ -383,6 +386,27 @@ async def test_an_agents_reply_is_published_as_the_tickets_reply(
         "You have 1 250 points.",
     )
     assert response.json()["event_id"] == reply.event_id
+
+
+async def test_a_ticket_set_pending_is_answered_with_when_it_will_be_solved(
+    client: httpx.AsyncClient,
+) -> None:
+    opened = await client.post("/v1/inbound/sms", json=channel_payload("sms/en_loyalty.json"))
+    ticket_id = opened.json()["ticket_id"]
+    at = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+    response = await client.post(
+        "/v1/workspace/status",
+        json={
+            "ticket_id": ticket_id,
+            "agent_id": "agent-anna",
+            "status": "pending",
+            "occurred_at": at.isoformat(),
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.json()["auto_change_at"] == "2026-11-27T10:00:00Z"
 
 
 async def test_a_status_change_for_an_unknown_ticket_is_404(

@@ -8,15 +8,17 @@ from faststream.kafka import KafkaRouter, TestKafkaBroker
 from opora_intake import handlers
 from opora_intake.domain.service import Policy
 from opora_shared.contracts.base import cloudevent_headers
-from opora_shared.contracts.common import Channel, CustomerRef, RequestType
+from opora_shared.contracts.common import Channel, CustomerRef, RequestType, TicketStatus
 from opora_shared.contracts.customers import CUSTOMER_EVENTS
 from opora_shared.contracts.feedback import SurveyIssuedV1, SurveyType
 from opora_shared.contracts.tickets import TICKET_EVENTS
 from opora_shared.contracts.topics import INBOUND_MESSAGES, TICKETS
+from opora_shared.contracts.workspace import ReplyPostedV1, StatusSetV1, WorkspaceStatus
 from opora_shared.messaging import connect
 from opora_shared.settings import ServiceSettings
 from opora_shared.testing import deliver
 
+from .fakes import automation_for
 from .messages import AT, web_form
 
 
@@ -25,7 +27,8 @@ def wired(repo):
         "intake", ServiceSettings(), publishes=(*TICKET_EVENTS, *CUSTOMER_EVENTS)
     )
     router = KafkaRouter()
-    handlers.register(router, repo, publisher, Policy())
+    automation = automation_for(repo, publisher, lambda: AT)
+    handlers.register(router, repo, publisher, Policy(), automation)
     broker.include_router(router)
     opened = broker.subscriber(TICKETS.name, group_id="test")
     dead = broker.subscriber(INBOUND_MESSAGES.dead_letter, group_id="test")
@@ -95,3 +98,47 @@ async def test_an_issued_survey_is_kept_as_the_customers_open_invitation(repo) -
 
         [invitation] = await repo.open_invitations(["c-1"], AT + timedelta(days=1))
         assert (invitation.ticket_id, invitation.survey_type) == ("t-1", SurveyType.CSAT)
+
+
+async def test_a_pending_status_set_over_kafka_says_when_the_ticket_will_be_solved(repo) -> None:
+    broker, opened, _ = wired(repo)
+    async with TestKafkaBroker(broker) as test_broker:
+        await deliver(test_broker, web_form(), source="test-adapter")
+        [ticket] = repo.tickets.values()
+        pending = StatusSetV1(
+            occurred_at=AT,
+            ticket_id=ticket.ticket_id,
+            agent_id="a-1",
+            status=WorkspaceStatus.PENDING,
+        )
+        await deliver(test_broker, pending, source="workspace")
+
+        changed = opened.mock.call_args.args[0]
+        assert changed["status"] == "pending"
+        assert changed["auto_change_at"] == "2026-11-09T09:30:00Z"
+
+
+async def test_a_reply_over_kafka_calls_off_the_automatic_solve(repo) -> None:
+    broker, _, _ = wired(repo)
+    async with TestKafkaBroker(broker) as test_broker:
+        await deliver(test_broker, web_form(), source="test-adapter")
+        [ticket] = repo.tickets.values()
+        pending = StatusSetV1(
+            occurred_at=AT,
+            ticket_id=ticket.ticket_id,
+            agent_id="a-1",
+            status=WorkspaceStatus.PENDING,
+        )
+        await deliver(test_broker, pending, source="workspace")
+        reply = ReplyPostedV1(
+            occurred_at=AT + timedelta(hours=1),
+            ticket_id=ticket.ticket_id,
+            reply_id="r-1",
+            agent_id="a-1",
+            text="Подскажите модель, пожалуйста",
+        )
+        await deliver(test_broker, reply, source="workspace")
+
+        stored = await repo.get_ticket(ticket.ticket_id)
+        assert stored is not None
+        assert (stored.status, stored.auto_change_at) == (TicketStatus.PENDING, None)

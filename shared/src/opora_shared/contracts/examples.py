@@ -404,6 +404,7 @@ _TICKETS: tuple[Event, ...] = (
         previous_status=TicketStatus.OPEN,
         agent_id=AGENT_ID,
         actor="agent",
+        auto_change_at=_at(19, 9, 30, 1),
     ),
 )
 

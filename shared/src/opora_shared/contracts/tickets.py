@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from opora_shared.contracts.base import Event, Id, LanguageTag, ShortText, Text
 from opora_shared.contracts.common import (
@@ -103,6 +103,13 @@ class TicketStatusChangedV1(TicketEvent):
     reopened: bool = Field(default=False, description="True when a solved ticket was reopened")
     agent_id: Id | None = None
     actor: Literal["agent", "customer", "system"] = "agent"
+    auto_change_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the system will change the status by itself (actor 'system') if "
+        "nothing happens first: a pending ticket solved, a solved ticket closed. Absent when no "
+        "automation applies to the new status or it is turned off. Any later status change "
+        "calls it off, and so does an agent's public reply to a pending ticket",
+    )
 
 
 TICKET_EVENTS: tuple[type[TicketEvent], ...] = (

@@ -1,5 +1,6 @@
 """intake's repository in memory, with the MongoDB adapter's rules: the first insert wins,
-upserts add to sets, statuses change by compare-and-set, merges are followed on lookup. Every
+upserts add to sets, a status change claims the ticket's version first, merges are followed on
+lookup. Every
 lookup the MongoDB adapter has an index for has a dictionary here, so a benchmark over
 thousands of messages measures intake rather than this stand-in."""
 
@@ -10,9 +11,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from opora_shared.contracts.common import TicketStatus
+from opora_shared.contracts.tickets import TicketStatusChangedV1
 
 from opora_intake.domain.identity import Identifier, StoredIdentifier
-from opora_intake.domain.ports import CustomerProfile, Outcome, TicketRecord
+from opora_intake.domain.ports import CustomerProfile, Outcome, StatusChange, TicketRecord
 from opora_intake.domain.surveys import EXPIRED_KEPT, Invitation
 
 MAX_MERGE_HOPS = 8
@@ -31,6 +33,8 @@ class MemoryRepository:
         self._by_identifier: dict[str, list[str]] = {}  # identifier key → customer ids
         self._merged_into_me: dict[str, list[str]] = {}
         self.invitations: dict[str, Invitation] = {}  # by ticket id
+        self.transitions: dict[tuple[str, int], StatusChange] = {}  # by ticket id and version
+        self._made_by: dict[tuple[str, str], StatusChange] = {}  # by ticket id and changed_by
         self._invited: dict[str, set[str]] = {}  # customer id → ticket ids
 
     # --- outcomes ---
@@ -72,23 +76,73 @@ class MemoryRepository:
         at: datetime,
         *,
         expected: Sequence[TicketStatus] | None = None,
+        expected_version: int | None = None,
         changed_by: str | None = None,
-    ) -> TicketRecord | None:
+        auto_change_at: datetime | None = None,
+        event: TicketStatusChangedV1 | None = None,
+    ) -> StatusChange | None:
         ticket = self.tickets.get(ticket_id)
         if ticket is None:
             return None
-        if changed_by is not None and ticket.changed_by == changed_by:
-            return ticket
+        if changed_by is not None and (made := self._made_by.get((ticket_id, changed_by))):
+            return made
+        if expected_version is not None and ticket.version != expected_version:
+            return None
         if expected is not None and ticket.status not in expected:
             return None
-        self.tickets[ticket_id] = replace(
-            ticket,
+        change = StatusChange(
+            ticket_id=ticket_id,
+            version=ticket.version,
             status=status,
             previous_status=ticket.status,
+            at=at,
             changed_by=changed_by,
-            solved_at=at if status is TicketStatus.SOLVED else ticket.solved_at,
+            auto_change_at=auto_change_at,
+            event=event,
         )
-        return ticket
+        self._claim(change)
+        return change
+
+    async def disarm(self, ticket_id: str, version: int, changed_by: str, at: datetime) -> bool:
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None or ticket.version != version:
+            return False
+        self._claim(
+            StatusChange(
+                ticket_id=ticket_id,
+                version=version,
+                status=ticket.status,
+                previous_status=ticket.status,
+                at=at,
+                changed_by=changed_by,
+                disarm=True,
+            )
+        )
+        return True
+
+    def _claim(self, change: StatusChange) -> None:
+        key = (change.ticket_id, change.version)
+        assert key not in self.transitions, "one change per version"
+        self.transitions[key] = change
+        if change.changed_by is not None:
+            self._made_by[(change.ticket_id, change.changed_by)] = change
+        self.tickets[change.ticket_id] = change.applied_to(self.tickets[change.ticket_id])
+
+    async def due_automations(self, before: datetime) -> list[TicketRecord]:
+        return [
+            t
+            for t in self.tickets.values()
+            if t.auto_change_at is not None and t.auto_change_at <= before
+        ]
+
+    async def unpublished_changes(self) -> list[StatusChange]:
+        return [c for c in self.transitions.values() if c.event is not None and not c.published]
+
+    async def mark_published(self, ticket_id: str, version: int) -> None:
+        change = self.transitions[(ticket_id, version)]
+        self.transitions[(ticket_id, version)] = published = replace(change, published=True)
+        if change.changed_by is not None:
+            self._made_by[(ticket_id, change.changed_by)] = published
 
     async def next_number(self) -> int:
         self._counter += 1

@@ -5,6 +5,13 @@ Collections (the data model is described in the service README):
 * ``tickets``: ``_id`` = ticket id; ``number`` (unique); ``keys``, the thread keys later messages
   find it by (multikey index); ``status``, ``solved_at``, and ``changed_by``/``previous_status``,
   which let a redelivered message or action recognise the change it made itself;
+  ``status_version``, ``status_changed_at`` and ``auto_change_at`` (indexed), when the
+  automation moves the ticket on;
+* ``ticket_transitions``: ``_id`` = ``<ticket id>:<version>``, each change of a ticket out of a
+  version (status, previous status, time, ``changed_by``, the automation's due time), inserted
+  before the ticket is updated: the insert is the claim that lets one writer only change a
+  version, and whoever finds a claim not yet applied to the ticket applies it; an automatic
+  change also keeps its event until it is ``published``;
 * ``inbound_outcomes``: ``_id`` = channel and provider message id, the dedup record: what the
   message became and the events it caused, republished as they are on a repeat;
 * ``customers``: one profile per person; ``identifiers`` (kind, value, verified) with their keys
@@ -26,19 +33,27 @@ from opora_shared.contracts import EVENTS_BY_TYPE
 from opora_shared.contracts.common import Channel, TicketStatus
 from opora_shared.contracts.customers import IdentifierKind
 from opora_shared.contracts.feedback import SurveyType
+from opora_shared.contracts.tickets import TicketStatusChangedV1
 from opora_shared.mongo import Document, insert_once, upsert
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from opora_intake.domain.identity import Identifier, StoredIdentifier
-from opora_intake.domain.ports import CustomerProfile, NumberTakenError, Outcome, TicketRecord
+from opora_intake.domain.ports import (
+    CustomerProfile,
+    NumberTakenError,
+    Outcome,
+    StatusChange,
+    TicketRecord,
+)
 from opora_intake.domain.surveys import EXPIRED_KEPT, Invitation
 
 log = logging.getLogger(__name__)
 
 MAX_MERGE_HOPS = 8
 CAS_ATTEMPTS = 8
+CATCH_UP_LIMIT = 16
 MAX_OPEN_INVITATIONS = 20
 
 
@@ -49,6 +64,7 @@ class MongoRepository:
         self.customers = db["customers"]
         self.counters = db["counters"]
         self.invitations = db["survey_invitations"]
+        self.transitions = db["ticket_transitions"]
 
     async def create_indexes(self) -> None:
         await self.tickets.create_index([("keys", ASCENDING)], name="ticket_keys")
@@ -65,6 +81,13 @@ class MongoRepository:
                 exc,
                 await self.duplicated_numbers(),
             )
+        await self.tickets.create_index([("auto_change_at", ASCENDING)], name="ticket_auto_change")
+        await self.transitions.create_index(
+            [("ticket_id", ASCENDING), ("changed_by", ASCENDING)], name="transition_by"
+        )
+        await self.transitions.create_index(
+            [("published", ASCENDING)], name="transition_unpublished"
+        )
         await self.customers.create_index(
             [("identifier_keys", ASCENDING)], name="customer_identifiers"
         )
@@ -109,15 +132,31 @@ class MongoRepository:
 
     async def find_ticket_by_key(self, key: str) -> TicketRecord | None:
         doc = await self.tickets.find_one({"keys": key}, sort=[("opened_seq", DESCENDING)])
-        return _ticket(doc) if doc else None
+        return await self._current(doc)
 
     async def find_ticket_by_number(self, number: str) -> TicketRecord | None:
-        doc = await self.tickets.find_one({"number": number})
-        return _ticket(doc) if doc else None
+        return await self._current(await self.tickets.find_one({"number": number}))
 
     async def get_ticket(self, ticket_id: str) -> TicketRecord | None:
-        doc = await self.tickets.find_one({"_id": ticket_id})
-        return _ticket(doc) if doc else None
+        return await self._current(await self.tickets.find_one({"_id": ticket_id}))
+
+    async def _current(self, doc: Document | None) -> TicketRecord | None:
+        """The ticket with every change claimed for it applied. A change is claimed before it
+        is written to the ticket, and on FerretDB a slow conditional update can even overwrite
+        a newer one; the claims are the truth, so a reader completes what it finds missing."""
+        if doc is None:
+            return None
+        ticket = _ticket(doc)
+        for _ in range(CATCH_UP_LIMIT):
+            claimed = await self.transitions.find_one(
+                {"_id": _transition_id(ticket.ticket_id, ticket.version)}
+            )
+            if claimed is None:
+                return ticket
+            change = _transition(claimed)
+            await self._apply(change)
+            ticket = change.applied_to(ticket)
+        return ticket
 
     async def create_ticket(self, record: TicketRecord, keys: Sequence[str]) -> TicketRecord:
         try:
@@ -141,6 +180,7 @@ class MongoRepository:
                     "channel": record.channel.value if record.channel else None,
                     "keys": list(keys),
                     "opened_seq": int(record.number.rsplit("-", 1)[-1]),
+                    "status_version": 0,
                 }
             },
         )
@@ -158,32 +198,116 @@ class MongoRepository:
         at: datetime,
         *,
         expected: Sequence[TicketStatus] | None = None,
+        expected_version: int | None = None,
         changed_by: str | None = None,
-    ) -> TicketRecord | None:
-        """Compare-and-set, so the previous status is recorded exactly and a repeat of the same
-        change (same ``changed_by``) leaves the ticket as it is."""
+        auto_change_at: datetime | None = None,
+        event: TicketStatusChangedV1 | None = None,
+    ) -> StatusChange | None:
+        """Claim the ticket's current version by inserting its transition, then apply it; a
+        version claimed by someone else is applied for them and the decision made again."""
         for _ in range(CAS_ATTEMPTS):
-            doc = await self.tickets.find_one({"_id": ticket_id})
-            if doc is None:
+            ticket = await self.get_ticket(ticket_id)
+            if ticket is None:
                 return None
-            if changed_by is not None and doc.get("changed_by") == changed_by:
-                return _ticket(doc)
-            if expected is not None and TicketStatus(doc["status"]) not in expected:
+            if changed_by is not None and (made := await self._made_by(ticket, changed_by, at)):
+                return made
+            if expected_version is not None and ticket.version != expected_version:
                 return None
-            change: dict[str, Any] = {
-                "status": status.value,
-                "previous_status": doc["status"],
-                "changed_by": changed_by,
-            }
-            if status is TicketStatus.SOLVED:
-                change["solved_at"] = at
-            result = await self.tickets.update_one(
-                {"_id": ticket_id, "status": doc["status"], "changed_by": doc.get("changed_by")},
-                {"$set": change},
+            if expected is not None and ticket.status not in expected:
+                return None
+            change = StatusChange(
+                ticket_id=ticket_id,
+                version=ticket.version,
+                status=status,
+                previous_status=ticket.status,
+                at=at,
+                changed_by=changed_by,
+                auto_change_at=auto_change_at,
+                event=event,
             )
-            if result.matched_count == 1:
-                return _ticket(doc)
+            if await self._claim(change):
+                return change
         raise RuntimeError(f"ticket {ticket_id} kept changing under a status update")
+
+    async def disarm(self, ticket_id: str, version: int, changed_by: str, at: datetime) -> bool:
+        ticket = await self.get_ticket(ticket_id)
+        if ticket is None or ticket.version != version:
+            return False
+        return await self._claim(
+            StatusChange(
+                ticket_id=ticket_id,
+                version=version,
+                status=ticket.status,
+                previous_status=ticket.status,
+                at=at,
+                changed_by=changed_by,
+                disarm=True,
+            )
+        )
+
+    async def _claim(self, change: StatusChange) -> bool:
+        """Insert the transition out of ``change.version`` and apply it; False when another
+        change claimed that version first (the next read of the ticket applies that one)."""
+        if not await insert_once(self.transitions, _transition_doc(change)):
+            return False
+        await self._apply(change)
+        return True
+
+    async def _made_by(
+        self, ticket: TicketRecord, changed_by: str, at: datetime
+    ) -> StatusChange | None:
+        """The change ``changed_by`` made to the ticket before, if any (``ticket`` is current:
+        every change claimed for it is applied)."""
+        doc = await self.transitions.find_one(
+            {"ticket_id": ticket.ticket_id, "changed_by": changed_by}
+        )
+        if doc is not None:
+            return _transition(doc)  # applied: ``ticket`` is current
+        if ticket.changed_by == changed_by and ticket.previous_status is not None:
+            # The last change, made before transitions were kept.
+            return StatusChange(
+                ticket_id=ticket.ticket_id,
+                version=max(ticket.version - 1, 0),
+                status=ticket.status,
+                previous_status=ticket.previous_status,
+                at=ticket.status_changed_at or at,
+                changed_by=changed_by,
+            )
+        return None
+
+    async def _apply(self, change: StatusChange) -> None:
+        """Write the claimed change onto the ticket if it is still at the change's version;
+        writing the same values twice is harmless, so anyone may complete a claim."""
+        fields: Document = {"status_version": change.version + 1}
+        if change.disarm:
+            fields["auto_change_at"] = None
+        else:
+            fields |= {
+                "status": change.status.value,
+                "previous_status": change.previous_status.value,
+                "changed_by": change.changed_by,
+                "status_changed_at": change.at,
+                "auto_change_at": change.auto_change_at,
+            }
+            if change.status is TicketStatus.SOLVED:
+                fields["solved_at"] = change.at
+        # Tickets stored before versions were kept have none: they are at version 0.
+        version: Any = change.version if change.version else {"$in": [0, None]}
+        await self.tickets.update_one(
+            {"_id": change.ticket_id, "status_version": version}, {"$set": fields}
+        )
+
+    async def due_automations(self, before: datetime) -> list[TicketRecord]:
+        cursor = self.tickets.find({"auto_change_at": {"$lte": before}})
+        return [_ticket(doc) async for doc in cursor]
+
+    async def unpublished_changes(self) -> list[StatusChange]:
+        return [_transition(doc) async for doc in self.transitions.find({"published": False})]
+
+    async def mark_published(self, ticket_id: str, version: int) -> None:
+        await self.transitions.update_one(
+            {"_id": _transition_id(ticket_id, version)}, {"$set": {"published": True}}
+        )
 
     async def next_number(self) -> int:
         doc = await upsert(self.counters, {"_id": "ticket_number"}, {"$inc": {"value": 1}})
@@ -354,6 +478,46 @@ def _ticket(doc: Document) -> TicketRecord:
         solved_at=doc.get("solved_at"),
         changed_by=doc.get("changed_by"),
         previous_status=TicketStatus(previous) if previous else None,
+        version=int(doc.get("status_version") or 0),
+        status_changed_at=doc.get("status_changed_at"),
+        auto_change_at=doc.get("auto_change_at"),
+    )
+
+
+def _transition_id(ticket_id: str, version: int) -> str:
+    return f"{ticket_id}:{version}"
+
+
+def _transition_doc(change: StatusChange) -> Document:
+    doc: Document = {
+        "_id": _transition_id(change.ticket_id, change.version),
+        "ticket_id": change.ticket_id,
+        "version": change.version,
+        "status": change.status.value,
+        "previous_status": change.previous_status.value,
+        "at": change.at,
+        "changed_by": change.changed_by,
+        "auto_change_at": change.auto_change_at,
+        "disarm": change.disarm,
+    }
+    if change.event is not None:
+        doc |= {"event": change.event.model_dump(mode="json"), "published": False}
+    return doc
+
+
+def _transition(doc: Document) -> StatusChange:
+    event = doc.get("event")
+    return StatusChange(
+        ticket_id=doc["ticket_id"],
+        version=int(doc["version"]),
+        status=TicketStatus(doc["status"]),
+        previous_status=TicketStatus(doc["previous_status"]),
+        at=doc["at"],
+        changed_by=doc.get("changed_by"),
+        auto_change_at=doc.get("auto_change_at"),
+        disarm=bool(doc.get("disarm")),
+        event=TicketStatusChangedV1.model_validate(event) if event else None,
+        published=bool(doc.get("published", True)),
     )
 
 

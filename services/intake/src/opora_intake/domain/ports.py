@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
 from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import Channel, TicketStatus
 from opora_shared.contracts.feedback import SurveyAnswerReceivedV1
+from opora_shared.contracts.tickets import TicketStatusChangedV1
 
 from opora_intake.domain.identity import Identifier, StoredIdentifier
 from opora_intake.domain.surveys import Invitation
@@ -25,6 +26,42 @@ class TicketRecord:
     solved_at: datetime | None = None
     changed_by: str | None = None  # the inbound message behind the last status change
     previous_status: TicketStatus | None = None
+    version: int = 0  # one more for every change of status (or of its automation)
+    status_changed_at: datetime | None = None
+    auto_change_at: datetime | None = None  # when the automation moves it on, if armed
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One change of a ticket out of ``version``: a new status, or (``disarm``) the same status
+    with its automation called off. Only one change per version can be claimed."""
+
+    ticket_id: str
+    version: int
+    status: TicketStatus
+    previous_status: TicketStatus
+    at: datetime
+    changed_by: str | None
+    auto_change_at: datetime | None = None
+    disarm: bool = False
+    event: TicketStatusChangedV1 | None = None
+    """Kept with an automatic change until it is published, so a restart can publish it."""
+    published: bool = False
+
+    def applied_to(self, ticket: TicketRecord) -> TicketRecord:
+        """The ticket (at this change's version) as this change leaves it."""
+        if self.disarm:
+            return replace(ticket, version=self.version + 1, auto_change_at=None)
+        return replace(
+            ticket,
+            status=self.status,
+            previous_status=self.previous_status,
+            changed_by=self.changed_by,
+            solved_at=self.at if self.status is TicketStatus.SOLVED else ticket.solved_at,
+            version=self.version + 1,
+            status_changed_at=self.at,
+            auto_change_at=self.auto_change_at,
+        )
 
 
 class NumberTakenError(Exception):
@@ -92,11 +129,32 @@ class Repository(Protocol):
         at: datetime,
         *,
         expected: Sequence[TicketStatus] | None = None,
+        expected_version: int | None = None,
         changed_by: str | None = None,
-    ) -> TicketRecord | None:
-        """Set the status (only from one of ``expected`` when given); return the ticket as it
-        was before, or None when it is unknown or was not in an expected status."""
+        auto_change_at: datetime | None = None,
+        event: TicketStatusChangedV1 | None = None,
+    ) -> StatusChange | None:
+        """Change the status (only from one of ``expected``, only at ``expected_version``, when
+        given), storing when the automation is due in the new status; claimed for the ticket's
+        version, so one change only is made out of each. Returns the change, or the one
+        ``changed_by`` made before (a repeat, even if later changes followed); None when the
+        ticket is unknown or not as expected. ``event`` is kept until ``mark_published``."""
         ...
+
+    async def disarm(self, ticket_id: str, version: int, changed_by: str, at: datetime) -> bool:
+        """Call off the ticket's automation at ``version`` (claiming that version, the status
+        unchanged); False when another change claimed it first."""
+        ...
+
+    async def due_automations(self, before: datetime) -> list[TicketRecord]:
+        """Tickets whose automation is due before ``before``."""
+        ...
+
+    async def unpublished_changes(self) -> list[StatusChange]:
+        """Changes stored with an event that was not published yet (a crash in between)."""
+        ...
+
+    async def mark_published(self, ticket_id: str, version: int) -> None: ...
 
     async def next_number(self) -> int: ...
 
@@ -135,3 +193,11 @@ class Repository(Protocol):
     async def open_invitations(self, customer_ids: Sequence[str], at: datetime) -> list[Invitation]:
         """The invitations of these profiles that have not expired at ``at``."""
         ...
+
+
+class Timers(Protocol):
+    """In-process timers (``opora_shared.timers.TimerScheduler``)."""
+
+    def schedule(self, key: str, when: datetime, action: Callable[[], Awaitable[None]]) -> None: ...
+
+    def cancel(self, key: str) -> None: ...

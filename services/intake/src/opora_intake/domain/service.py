@@ -41,6 +41,7 @@ from opora_shared.contracts.workspace import ReplyPostedV1, StatusSetV1, Workspa
 from opora_shared.errors import PermanentError
 from opora_shared.ports import Publisher
 
+from opora_intake.domain.automations import Automation
 from opora_intake.domain.classification import (
     Classification,
     ClassificationRules,
@@ -125,13 +126,18 @@ async def _decide(message: InboundMessage, repo: Repository, policy: Policy) -> 
             input_from_message(message, customer_tier=customer.tier), policy.rules
         )
 
-    found, threaded_by = await _find_thread(message, repo, policy)
-    if found is not None and found.ticket_id != ticket_id_for(message):
+    for _ in range(THREAD_ATTEMPTS):
+        found, threaded_by = await _find_thread(message, repo, policy)
+        if found is None or found.ticket_id == ticket_id_for(message):
+            break
         what = verdict(found.status, found.solved_at, message.received_at, policy.reopen_window)
-        if what is not Verdict.OPEN_NEW:
-            events = await _append(message, found, customer, threaded_by, what, repo)
-            await repo.add_keys(found.ticket_id, own_keys(message))
-            return Outcome(found.ticket_id, found.number, False, (*customer_events, *events))
+        if what is Verdict.OPEN_NEW:
+            break
+        events = await _append(message, found, customer, threaded_by, what, repo)
+        if events is None:  # its status changed under us (an automation, an agent): look again
+            continue
+        await repo.add_keys(found.ticket_id, own_keys(message))
+        return Outcome(found.ticket_id, found.number, False, (*customer_events, *events))
 
     ticket = await _create_ticket(message, customer, repo, policy)
     if isinstance(message, InboundWalkInV1):  # the receipt the customer can quote later
@@ -144,6 +150,7 @@ async def _decide(message: InboundMessage, repo: Repository, policy: Policy) -> 
 
 
 NUMBER_ATTEMPTS = 20
+THREAD_ATTEMPTS = 3
 
 
 async def _create_ticket(
@@ -198,18 +205,21 @@ async def _append(
     threaded_by: str | None,
     what: Verdict,
     repo: Repository,
-) -> tuple[Event, ...]:
+) -> tuple[Event, ...] | None:
+    """The message's events on ``ticket``, waking it when it waits on the customer or reopening
+    it; None when the ticket left the status it was found in before it could be woken."""
     key = message_key(message)
     events: list[Event] = []
     wakes = (TicketStatus.SOLVED,) if what is Verdict.REOPEN else _WAITING_ON_CUSTOMER
     previous: TicketStatus | None = None
-    if ticket.changed_by == key:  # this message woke the ticket before a crash: say so again
-        previous = ticket.previous_status
-    elif ticket.status in wakes:
-        before = await repo.set_status(
+    # A message that woke the ticket before a crash finds its change made and says so again.
+    if ticket.status in wakes or ticket.changed_by == key:
+        change = await repo.set_status(
             ticket.ticket_id, TicketStatus.OPEN, message.received_at, expected=wakes, changed_by=key
         )
-        previous = before.status if before else None
+        if change is None:
+            return None
+        previous = change.previous_status
     if previous is not None:
         events.append(
             TicketStatusChangedV1(
@@ -561,7 +571,13 @@ async def unmerge_customers(
 # --- the agent workspace ----------------------------------------------------------------------
 
 
-async def record_reply(action: ReplyPostedV1, publisher: Publisher) -> TicketRepliedV1:
+async def record_reply(
+    action: ReplyPostedV1, publisher: Publisher, automation: Automation | None = None
+) -> TicketRepliedV1:
+    """An agent's reply, published; a public one to a pending ticket calls off its automatic
+    solve."""
+    if automation is not None:
+        await automation.on_reply(action)
     event = TicketRepliedV1(
         event_id=derived_id("ticket-replied", action.event_id),
         occurred_at=action.occurred_at,
@@ -586,26 +602,34 @@ _STATUS_OF = {
 
 
 async def change_status(
-    action: StatusSetV1, repo: Repository, publisher: Publisher
+    action: StatusSetV1,
+    repo: Repository,
+    publisher: Publisher,
+    automation: Automation | None = None,
 ) -> TicketStatusChangedV1:
+    """An agent's status change. Entering pending or solved arms the automation that will
+    solve or close the ticket (when it is on), and the event says when."""
     status = _STATUS_OF[action.status]
-    before = await repo.set_status(
-        action.ticket_id, status, action.occurred_at, changed_by=action.event_id
+    due = automation.due(status, action.occurred_at) if automation else None
+    change = await repo.set_status(
+        action.ticket_id, status, action.occurred_at, changed_by=action.event_id, auto_change_at=due
     )
-    if before is None:
+    if change is None:
         raise PermanentError(f"unknown ticket {action.ticket_id}")
-    # A redelivered action finds its own change already made: report what it changed from.
-    previous = before.previous_status if before.changed_by == action.event_id else before.status
+    # A redelivered action finds its own change made (previous status and due time included).
     event = TicketStatusChangedV1(
         event_id=derived_id("ticket-status-changed", action.event_id),
         occurred_at=action.occurred_at,
         ticket_id=action.ticket_id,
         status=status,
-        previous_status=previous,
+        previous_status=change.previous_status,
         reopened=action.status == WorkspaceStatus.REOPENED,
         agent_id=action.agent_id,
+        auto_change_at=change.auto_change_at,
     )
     await publisher.publish(event)
+    if automation is not None:
+        automation.arm(action.ticket_id, change.auto_change_at)
     return event
 
 

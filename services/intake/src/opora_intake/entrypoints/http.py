@@ -47,6 +47,7 @@ from opora_shared.ports import Publisher
 from pydantic import BaseModel, Field
 
 from opora_intake.domain import service
+from opora_intake.domain.automations import Automation
 from opora_intake.domain.email import EmailParseError, ParsedEmailV1, email_from_parsed, parse_mime
 from opora_intake.domain.ports import Repository
 from opora_intake.entrypoints.auth import AdapterAuth
@@ -102,12 +103,16 @@ class MergeRequest(BaseModel):
 
 
 def build_router(
-    repo: Repository, publisher: Publisher, policy: service.Policy, auth: AdapterAuth
+    repo: Repository,
+    publisher: Publisher,
+    policy: service.Policy,
+    auth: AdapterAuth,
+    automation: Automation | None = None,
 ) -> APIRouter:
     """Every route of intake's public API, behind adapter authentication."""
     router = APIRouter(dependencies=[Depends(auth)])
     router.include_router(_inbound_router(repo, publisher, policy))
-    router.include_router(_workspace_router(repo, publisher))
+    router.include_router(_workspace_router(repo, publisher, automation))
     router.include_router(_customer_router(repo, publisher))
     return router
 
@@ -189,19 +194,21 @@ def _channel_endpoint(
     return endpoint
 
 
-def _workspace_router(repo: Repository, publisher: Publisher) -> APIRouter:
+def _workspace_router(
+    repo: Repository, publisher: Publisher, automation: Automation | None
+) -> APIRouter:
     router = APIRouter(prefix="/v1/workspace", tags=["workspace"])
 
     @router.post("/replies", response_model=TicketRepliedV1, summary="An agent replied")
     async def reply(action: Annotated[ReplyPostedV1, Body()]) -> TicketRepliedV1:
-        return await service.record_reply(action, publisher)
+        return await service.record_reply(action, publisher, automation)
 
     @router.post(
         "/status", response_model=TicketStatusChangedV1, summary="An agent changed a status"
     )
     async def set_status(action: Annotated[StatusSetV1, Body()]) -> TicketStatusChangedV1:
         try:
-            return await service.change_status(action, repo, publisher)
+            return await service.change_status(action, repo, publisher, automation)
         except PermanentError as error:
             raise HTTPException(404, detail=str(error)) from error
 

@@ -8,7 +8,8 @@ never later on a live ticket; ``JinjaRenderer.load`` then checks every template 
 - **Notifications** are a list; each has an ``intent`` (unique: it is part of the idempotency
   key), the fact it reacts to (``trigger``), optional conditions on the ticket (``when``), its
   recipients (``to``), a template, a delay (``after``, from the trigger or from an ``anchor``
-  such as the survey's ``send_after`` or the warranty's end) and the conditions that cancel it
+  such as the survey's ``send_after``, the warranty's end, or the time intake will solve or
+  close the ticket by itself, ``auto_change_at``) and the conditions that cancel it
   if they become true before it goes out (``cancel_if``, checked again at send time).
 - **Customers** are answered on the channel they wrote from, then by preference
   (``reply_channels``); quiet hours hold follow-ups in the recipient's time zone; a rate limit
@@ -159,6 +160,14 @@ class Anchor(StrEnum):
     """A survey's ``send_after`` (feedback decides when the invitation is due)."""
     WARRANTY_END = "warranty_end"
     """The end of the warranty (see ``WarrantyRules``); ``after`` is then usually negative."""
+    AUTO_CHANGE_AT = "auto_change_at"
+    """When intake will solve a pending ticket or close a solved one by itself (the status
+    change's ``auto_change_at``); ``after`` is then usually negative. Nothing is planned when
+    the change carries none (intake's automation is off)."""
+
+
+AUTO_CHANGE_TRIGGERS = frozenset({Trigger.TICKET_PENDING, Trigger.TICKET_SOLVED})
+"""The status changes that may carry an ``auto_change_at``."""
 
 
 class CancelIf(StrEnum):
@@ -251,6 +260,10 @@ class NotificationRule(_Strict):
             raise ValueError("category 'alerts' is for staff alerts only")
         if self.anchor is Anchor.SEND_AFTER and self.trigger is not Trigger.SURVEY_ISSUED:
             raise ValueError("anchor 'send_after' exists only for 'survey_issued'")
+        if self.anchor is Anchor.AUTO_CHANGE_AT and self.trigger not in AUTO_CHANGE_TRIGGERS:
+            raise ValueError(
+                "anchor 'auto_change_at' exists only for 'ticket_pending' and 'ticket_solved'"
+            )
         if self.anchor is Anchor.TRIGGER and self.after < timedelta(0):
             raise ValueError("a negative 'after' needs a later anchor such as 'warranty_end'")
         if self.when.level is not None and self.trigger is not Trigger.SLA_ESCALATED:
@@ -360,21 +373,24 @@ class WarrantyRules(_Strict):
     )
 
 
-class PendingRules(_Strict):
-    closes_after: PositiveDuration = Field(
-        description="How long a pending ticket waits for the customer before it is closed "
-        "(what the reminders tell the customer)"
-    )
-
-
 class NotificationRules(_Strict):
     version: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     customers: CustomerRules
     staff: StaffRules = StaffRules()
     channels: dict[Channel, ChannelOptions] = Field(default_factory=dict)
     warranty: WarrantyRules
-    pending: PendingRules
     notifications: tuple[NotificationRule, ...] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_pending_section(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "pending" in data:
+            raise ValueError(
+                "'pending' (closes_after) was removed: intake decides when a pending ticket is "
+                "solved (its rules/automations.yaml) and says when on each status change; "
+                "anchor the warning on 'auto_change_at' instead"
+            )
+        return data
 
     @model_validator(mode="after")
     def _unique_intents(self) -> Self:

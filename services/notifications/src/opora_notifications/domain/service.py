@@ -155,6 +155,7 @@ class Occurrence:
     event_id: str
     at: datetime
     send_after: datetime | None = None
+    auto_change_at: datetime | None = None
     level: int | None = None
     metric: str | None = None
     team: str | None = None
@@ -261,8 +262,17 @@ class Notifier:
         )
         trigger = Trigger.TICKET_REOPENED if event.reopened else _STATUS_TRIGGERS.get(event.status)
         if trigger is not None:
+            auto = event.auto_change_at
             await self._trigger(
-                Occurrence(trigger, event.ticket_id, event.event_id, event.occurred_at)
+                Occurrence(
+                    trigger,
+                    event.ticket_id,
+                    event.event_id,
+                    event.occurred_at,
+                    auto_change_at=auto,
+                    # Kept for the templates: the date the customer is told.
+                    facts={"auto_change_at": auto.isoformat()} if auto else {},
+                )
             )
         await self.reconsider(event.ticket_id)
 
@@ -435,11 +445,12 @@ class Notifier:
             Anchor.TRIGGER: occurrence.at,
             Anchor.SEND_AFTER: occurrence.send_after,
             Anchor.WARRANTY_END: warranty_end(ticket, self.rules.warranty),
+            Anchor.AUTO_CHANGE_AT: occurrence.auto_change_at,
         }[rule.anchor]
         if anchor is None:
-            return []
-        if rule.anchor is Anchor.WARRANTY_END and anchor <= occurrence.at:
-            return []  # the warranty has ended: nothing left to remind of
+            return []  # e.g. intake's automation is off: no date to warn of
+        if rule.anchor in (Anchor.WARRANTY_END, Anchor.AUTO_CHANGE_AT) and anchor <= occurrence.at:
+            return []  # the warranty has ended, or the change is due already: nothing to warn of
         due = max(anchor + rule.after, occurrence.at)
         awaits_sla = rule.wait_for_sla is not None and ticket.reply_due_at is None
         if awaits_sla and rule.wait_for_sla is not None:

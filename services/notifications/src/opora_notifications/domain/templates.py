@@ -36,7 +36,7 @@ CUSTOMER_ONLY = ("unsubscribe_url",)
 BY_TRIGGER: Mapping[Trigger, tuple[str, ...]] = {
     Trigger.TICKET_OPENED: ("reply_due",),
     Trigger.TICKET_ASSIGNED: ("agent_name",),
-    Trigger.TICKET_PENDING: ("waiting_since", "closes_on"),
+    Trigger.TICKET_PENDING: ("waiting_since", "closes_on", "closes_at"),
     Trigger.TICKET_SOLVED: ("warranty_ends_on",),
     Trigger.TICKET_CLOSED: ("warranty_ends_on",),
     Trigger.TICKET_REOPENED: (),
@@ -97,6 +97,7 @@ EXAMPLE: Mapping[str, TemplateValue] = {
     "agent_name": "Мария",
     "waiting_since": "28 февраля 2026",
     "closes_on": "7 марта 2026",
+    "closes_at": "7 марта 2026, 12:30",
     "warranty_ends_on": "17 мая 2027",
     "url": _EXAMPLE_URL,
     "expires_on": "28 марта 2026",
@@ -122,6 +123,8 @@ MINIMAL: Mapping[str, TemplateValue] = {
     name: "" for name in ("name", "full_name", "subject", "product", "unsubscribe_url")
 } | {
     "reply_due": "",
+    "closes_on": "",
+    "closes_at": "",
     "agent_name": "",
     "warranty_ends_on": "",
     "scale_from": "",
@@ -130,7 +133,8 @@ MINIMAL: Mapping[str, TemplateValue] = {
 }
 """Variables that may be empty in real messages: rendered empty too, so both branches of an
 ``{% if name %}`` are tried. A survey planned before its facts carried the question has no
-scale; an invitation from an older feedback has no rating links."""
+scale; an invitation from an older feedback has no rating links; a pending ticket has no
+closing date when intake's automation is off."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +255,7 @@ def context_for(
     is_warranty = ticket.request_type is RequestType.WARRANTY
     survey_type = str(facts.get("survey_type") or "")
     scale = SCALES.get(survey_type)
+    auto_change_at = _moment(facts.get("auto_change_at"))  # intake's, None when it is off
     values: dict[str, TemplateValue] = {
         "name": first_name(recipient_name),
         "full_name": " ".join((recipient_name or "").split()),
@@ -261,7 +266,8 @@ def context_for(
         "reply_due": reader.moment(ticket.reply_due_at),
         "agent_name": str(facts.get("agent_name") or ""),
         "waiting_since": reader.day(record.triggered_at),
-        "closes_on": reader.day(record.triggered_at + rules.pending.closes_after),
+        "closes_on": reader.day(auto_change_at),
+        "closes_at": reader.moment(auto_change_at),
         "warranty_ends_on": reader.day(warranty_end(ticket, rules.warranty)) if is_warranty else "",
         "url": str(facts.get("url") or ""),
         "expires_on": reader.day(_moment(facts.get("expires_at"))),
