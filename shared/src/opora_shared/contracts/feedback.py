@@ -22,6 +22,14 @@ class SurveyType(StrEnum):
     NPS = "nps"  # 0..10
     CES = "ces"  # 1..7
 
+    @property
+    def scale(self) -> tuple[int, int]:
+        """The lowest and highest score the question takes (the standard scales)."""
+        return _SCALES[self]
+
+
+_SCALES = {SurveyType.CSAT: (1, 5), SurveyType.NPS: (0, 10), SurveyType.CES: (1, 7)}
+
 
 class SurveyEvent(Event):
     topic: ClassVar = FEEDBACK

@@ -18,11 +18,7 @@ from datetime import datetime, timedelta
 from opora_shared.contracts.common import Channel
 from opora_shared.contracts.feedback import SurveyIssuedV1, SurveyType
 
-SCALES: Mapping[SurveyType, range] = {
-    SurveyType.CSAT: range(1, 6),
-    SurveyType.NPS: range(0, 11),
-    SurveyType.CES: range(1, 8),
-}
+SCALES: Mapping[SurveyType, range] = {t: range(t.scale[0], t.scale[1] + 1) for t in SurveyType}
 """The scores each question accepts (the standard CSAT, NPS and CES scales)."""
 
 EXPIRED_KEPT = timedelta(days=1)

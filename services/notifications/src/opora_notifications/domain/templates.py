@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_timedelta
 from opora_shared.contracts.common import RequestType
+from opora_shared.contracts.feedback import SurveyType
 
 from opora_notifications.domain.model import Audience, NotificationRecord, first_name
 from opora_notifications.domain.rules import SHORT_CHANNELS, NotificationRules, Trigger
@@ -77,7 +78,7 @@ BY_TRIGGER: Mapping[Trigger, tuple[str, ...]] = {
     Trigger.DETRACTOR_FOUND: ("score", "survey_type", "agent_name", "customer_name"),
 }
 
-SCALES: Mapping[str, tuple[int, int]] = {"csat": (1, 5), "nps": (0, 10), "ces": (1, 7)}
+SCALES: Mapping[str, tuple[int, int]] = {t.value: t.scale for t in SurveyType}
 """The scores each survey type asks for: what a digit reply to an SMS invitation may be."""
 
 _EXAMPLE_URL = (
