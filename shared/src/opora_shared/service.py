@@ -37,6 +37,7 @@ from opora_shared.telemetry import (
     configure_metrics,
     configure_tracing,
     current_metrics,
+    stable_semantic_conventions,
 )
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ def build_app(parts: ServiceParts) -> FastAPI:
     app.include_router(_metrics_router(metrics))
     for router in parts.routers:
         app.include_router(router)
+    stable_semantic_conventions()  # before the first instrumentation reads the choice
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=parts.tracer_provider,

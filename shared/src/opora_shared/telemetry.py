@@ -51,7 +51,7 @@ def _resource(default_service_name: str) -> Resource:
     return detected
 
 
-def _stable_semantic_conventions() -> None:
+def stable_semantic_conventions() -> None:
     """HTTP instrumentation in the stable conventions (``http.server.request.duration`` in
     seconds, ``http.route``) unless ``OTEL_SEMCONV_STABILITY_OPT_IN`` says otherwise; read once,
     when the first instrumentation starts."""
@@ -72,7 +72,7 @@ def _exporters(signal: str) -> list[str]:
 
 def configure_tracing(default_service_name: str) -> TracerProvider:
     """Build the process's tracer provider and make it the global one."""
-    _stable_semantic_conventions()
+    stable_semantic_conventions()
     provider = TracerProvider(resource=_resource(default_service_name))
     provider.add_span_processor(KafkaKeyRedactor())  # before any exporter sees the span
     for name in _exporters("TRACES"):
@@ -151,7 +151,7 @@ def configure_metrics(default_service_name: str, *, make_global: bool = True) ->
     through it: handler and route duration and errors, the R, E and D of RED.
     """
     global _metrics
-    _stable_semantic_conventions()
+    stable_semantic_conventions()
     registry = CollectorRegistry(auto_describe=True)
     readers: list[MetricReader] = [PrometheusMetricReader(registry=registry)]
     for name in _exporters("METRICS"):
