@@ -208,6 +208,18 @@ def run_service(
     provider = configure_tracing(f"opora-{name}")
     metrics = configure_metrics(f"opora-{name}")
     app = create_app(settings, provider)
+    served = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(running: FastAPI) -> AsyncIterator[Any]:
+        async with served(running) as state:
+            yield state
+        # Here, not after uvicorn.run(): on SIGTERM uvicorn re-raises the signal once it has
+        # shut down, and nothing after run() would execute. The last spans and metrics go out.
+        provider.shutdown()
+        metrics.shutdown()
+
+    app.router.lifespan_context = lifespan
     uvicorn.run(
         app,
         host=settings.http_host,
@@ -216,5 +228,3 @@ def run_service(
         access_log=False,
         timeout_graceful_shutdown=int(settings.graceful_timeout_s),
     )
-    provider.shutdown()
-    metrics.shutdown()
