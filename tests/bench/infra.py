@@ -10,7 +10,9 @@ happens (the caller holds them in a ``with`` block).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -88,11 +90,21 @@ class ServiceProcess:
         return self.service.process.pid
 
     def start(self, ready_timeout_s: float = 90.0) -> Self:
+        self.spawn()
+        return self.wait_ready(ready_timeout_s)
+
+    def spawn(self) -> Self:
+        """Start the process without waiting: several services can start at once."""
         self.service.process = procs.spawn(
             default_command(self.service.name),
             log_file=self.service.log_file,
             env=os.environ | self.env,
         )
+        return self
+
+    def wait_ready(self, ready_timeout_s: float = 90.0) -> Self:
+        if self.service.process is None:
+            raise RuntimeError(f"{self.service.name} was not started")
         deadline = time.monotonic() + ready_timeout_s
         while not self.service.ready():
             if self.service.process.poll() is not None:
@@ -107,6 +119,12 @@ class ServiceProcess:
                 )
             time.sleep(0.2)
         return self
+
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM) without waiting; ``stop()`` then waits for it."""
+        if self.service.process is not None and self.service.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.service.process.pid, signal.SIGTERM)
 
     def stop(self) -> None:
         if self.service.process is not None:

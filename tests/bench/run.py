@@ -34,6 +34,7 @@ from tests.bench import (
     bench_notifications,
     bench_routing,
     bench_sla,
+    bench_tracing,
 )
 from tests.bench.measure import cpu_model
 from tests.bench.options import Options
@@ -56,6 +57,7 @@ BENCHMARKS: dict[str, Callable[[Options], Section]] = {
     "notifications": bench_notifications.run,
     "sla": bench_sla.run,
     "feedback": bench_feedback.run,
+    "tracing": bench_tracing.run,
 }
 
 
@@ -137,7 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--only", action="append", choices=list(BENCHMARKS), help="run only this benchmark"
     )
-    parser.add_argument("--workers", type=int, default=16, help="HTTP: concurrent requests")
+    parser.add_argument(
+        "--workers", type=int, default=16, help="HTTP and tracing: concurrent clients"
+    )
     parser.add_argument("--duration", type=float, default=20.0, help="HTTP: measured seconds")
     parser.add_argument("--warmup", type=float, default=3.0, help="HTTP: warm-up seconds")
     parser.add_argument(
