@@ -12,10 +12,11 @@ server (see ``infra.py``) and fresh databases.
   Invitations and revisions are not seeded: the reports read neither.
 - **reports**: typical reports over HTTP, one after the other, each asked ``REQUESTS`` times after
   a warm-up: by agent over 30 days, by team over 90, by channel over everything, by request type
-  over a calendar month, daily and monthly trends, and one filtered report (an agent by request
-  type over 30 days, read from the days' cells, asked a tenth as often). The target is 50 ms at
-  the 99th percentile for the unfiltered reports; the latency is a client's, FastAPI and the
-  JSON included.
+  over a calendar month, daily and monthly trends (these read spans and months), and three
+  filtered ones, which read one facet per month of their period: an agent by request type over 30
+  days, a team by agent over 90 days, and a channel's daily trend over 30 days. The target is
+  50 ms at the 99th percentile for every report; the latency is a client's, FastAPI and the JSON
+  included.
 - **ingest**: ``ANSWERS`` tickets are opened and solved on Kafka against a feedback process on an
   empty database; once it has issued their invitations, their answers are posted to its API by
   16 concurrent clients. Reported: invitations issued per second, answers accepted per second
@@ -75,6 +76,10 @@ TEAMS = 10
 SEED_BATCH = 10_000
 API_KEY = "bench-reports-key-0123456789"
 WORKERS = 16
+# How long the ingest waits for invitations and for the report before calling the run failed: a
+# guard against a hang, not a target (on a 2-core machine shared with other work, 1,000
+# invitations took over 300 s).
+PATIENCE_S = 900.0
 PERCENTILES = (50.0, 90.0, 99.0)
 
 CHANNEL_MIX: dict[Channel, int] = {
@@ -285,6 +290,16 @@ def queries(today: date) -> list[Query]:
             {"group_by": "request_type", "agent": "bench-agent-07", **span(30)},
             filtered=True,
         ),
+        Query(
+            "one team by agent, 90 days",
+            {"group_by": "agent", "team": "bench-team-3", **span(90)},
+            filtered=True,
+        ),
+        Query(
+            "one channel by day, 30 days",
+            {"group_by": "day", "channel": Channel.EMAIL.value, **span(30)},
+            filtered=True,
+        ),
     ]
 
 
@@ -307,12 +322,10 @@ async def time_reports(url: str, today: date, sizes: Sizes) -> tuple[list[Timed]
         )
         everything.raise_for_status()
         for query in queries(today):
-            # A filtered report reads a day's cells per day: asked less often, it costs less.
-            requests = max(5, sizes.requests // 10) if query.filtered else sizes.requests
-            for _ in range(1 if query.filtered else sizes.warmup):
+            for _ in range(sizes.warmup):
                 (await http.get("/v1/reports", params=query.params)).raise_for_status()
             found = Timed(query, [])
-            for _ in range(requests):
+            for _ in range(sizes.requests):
                 began = time.perf_counter()
                 response = await http.get("/v1/reports", params=query.params)
                 found.ms.append(1000 * (time.perf_counter() - began))
@@ -362,7 +375,7 @@ async def ingest(infra: Infra, url: str, count: int, tag: str, *, workers: int =
                 await _send(producer, event)
         await producer.flush()
         tokens: dict[str, str] = {}
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + PATIENCE_S
         while len(tokens) < count and time.monotonic() < deadline:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
@@ -392,11 +405,11 @@ async def ingest(infra: Infra, url: str, count: int, tag: str, *, workers: int =
             started = time.monotonic()
             await asyncio.gather(*(worker() for _ in range(workers)))
             accepted_in_s = time.monotonic() - started
-            deadline = time.monotonic() + 300
+            deadline = time.monotonic() + PATIENCE_S
             while await _reported(http, headers) < before + count - failed:
                 if time.monotonic() > deadline:
                     raise RuntimeError(
-                        "the rollups did not catch up within 300 s of the last answer"
+                        f"the rollups did not catch up within {PATIENCE_S:g} s of the last answer"
                     )
                 await asyncio.sleep(0.1)
             reported_in_s = time.monotonic() - started
@@ -514,9 +527,9 @@ def _section(outcome: Outcome, sizes: Sizes, infra: Infra) -> Section:
     stored = sum(outcome.totals[f"{t}_responses"] for t in ("csat", "nps", "ces"))
     if stored != seeded.responses:
         raise RuntimeError(f"the report counts {stored} answers, {seeded.responses} were seeded")
-    unfiltered = [t for t in outcome.timed if not t.query.filtered]
     filtered = [t for t in outcome.timed if t.query.filtered]
-    worst_p99 = max(t.at(99) for t in unfiltered)
+    worst_p99 = max(t.at(99) for t in outcome.timed)
+    worst_filtered_p99 = max(t.at(99) for t in filtered)
     by_agent = outcome.timed[0]
     lines = [
         f"  infrastructure: {infra.source}; feedback ready on the seeded database in "
@@ -529,7 +542,7 @@ def _section(outcome: Outcome, sizes: Sizes, infra: Infra) -> Section:
         f"  the report over everything counts {stored:,} answers (checked against the seed)",
         "",
         f"  reports over HTTP, {sizes.requests} requests each after {sizes.warmup} warm-up, "
-        f"one at a time (target p99 ≤ {TARGET_P99_MS:g} ms unfiltered):",
+        f"one at a time (target p99 ≤ {TARGET_P99_MS:g} ms):",
         *table(
             ["report", *(f"p{q:g} ms" for q in PERCENTILES), "max ms"],
             [
@@ -537,7 +550,8 @@ def _section(outcome: Outcome, sizes: Sizes, infra: Infra) -> Section:
                 for t in outcome.timed
             ],
         ),
-        f"  worst unfiltered p99 {fmt(worst_p99)} ms = {worst_p99 / TARGET_P99_MS:.2f} × target",
+        f"  worst p99 {fmt(worst_p99)} ms = {worst_p99 / TARGET_P99_MS:.2f} × target "
+        f"(filtered: {fmt(worst_filtered_p99)} ms)",
         "",
         _ingest_line("ingest into an empty database", ingested),
         _ingest_line(f"ingest into the {seeded.responses:,}-answer database", sample),
@@ -554,27 +568,24 @@ def _section(outcome: Outcome, sizes: Sizes, infra: Infra) -> Section:
         ),
         Metric(
             "feedback.report_worst_p99_ms",
-            "feedback worst unfiltered report p99",
+            "feedback worst report p99",
             worst_p99,
             "ms",
             "lower",
         ),
         Metric(
             "feedback.report_p99_to_target",
-            "feedback worst unfiltered p99 ÷ 50 ms target",
+            "feedback worst report p99 ÷ 50 ms target",
             worst_p99 / TARGET_P99_MS,
             "x",
             "lower",
         ),
-        *(
-            Metric(
-                "feedback.report_filtered_p99_ms",
-                "feedback filtered report p99",
-                t.at(99),
-                "ms",
-                "lower",
-            )
-            for t in filtered[:1]
+        Metric(
+            "feedback.report_filtered_p99_ms",
+            "feedback worst filtered report p99",
+            worst_filtered_p99,
+            "ms",
+            "lower",
         ),
         Metric(
             "feedback.answers_accepted_per_s",

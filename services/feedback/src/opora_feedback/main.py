@@ -6,6 +6,7 @@ pass in-memory ones and get the very same wiring.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -159,6 +160,13 @@ def _real_adapters(settings: Settings) -> Adapters:
     responses = MongoResponseStore(db.db)
     outbox = MongoTaskQueue(db.db, "survey_outbox")
     comment_expiry = MongoTaskQueue(db.db, "comment_expiry")
+    rollups = MongoRollupStore(db.db)
+
+    async def carry_over_legacy_cells() -> None:
+        # Before the rollup consumer starts (the broker starts after these hooks), so that
+        # the facets it folds into already hold the days counted before facets existed.
+        await rollups.carry_over_legacy_cells()
+
     return Adapters(
         facts=MongoTicketFactsStore(db.db),
         surveys=MongoSurveyStore(db.db),
@@ -166,15 +174,25 @@ def _real_adapters(settings: Settings) -> Adapters:
         detractors=MongoDetractorStore(db.db),
         outbox=outbox,
         comment_expiry=comment_expiry,
-        rollups=MongoRollupStore(db.db),
+        rollups=rollups,
         on_startup=[
             responses.create_indexes,
             outbox.create_indexes,
             comment_expiry.create_indexes,
+            *([carry_over_legacy_cells] if settings.rollups else []),
         ],
         mongo=db,
     )
 
 
-def run() -> None:
+def run(argv: Sequence[str] | None = None) -> None:
+    """The console script: serve (no arguments), or ``rebuild-rollups`` (see
+    ``entrypoints/rebuild.py``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["rebuild-rollups"]:
+        from opora_feedback.entrypoints import rebuild
+
+        raise SystemExit(rebuild.main(args[1:]))
+    if args not in ([], ["serve"]):
+        raise SystemExit("usage: opora-feedback [serve | rebuild-rollups [--dry-run]]")
     run_service(NAME, Settings(), create_app)

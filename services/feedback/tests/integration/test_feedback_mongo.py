@@ -27,7 +27,14 @@ from opora_feedback.domain.model import (
     detractor_event,
     issue_survey,
 )
-from opora_feedback.domain.rollups import Contribution, Positioned, Slice, cells_id, span_id
+from opora_feedback.domain.rollups import (
+    FACET_KINDS,
+    Contribution,
+    Positioned,
+    Slice,
+    facet_id,
+    span_id,
+)
 from opora_shared.contracts.feedback import SurveyType
 from opora_shared.contracts.tickets import TicketUpdatedV1
 from pymongo import AsyncMongoClient
@@ -235,9 +242,11 @@ async def test_folding_a_batch_twice_counts_it_once_in_every_node(db):
 
     await rollups.fold(batch)
     await rollups.fold(batch)
-    nodes = await rollups.read([span_id(0, 20512), cells_id(date(2026, 2, 28))])
+    team = facet_id(date(2026, 2, 28), FACET_KINDS[1], ["appliances"])
+    nodes = await rollups.read([span_id(0, 20512), team])
 
     day = nodes[span_id(0, 20512)]
     assert day.rows["total"][""].csat_responses == 3
     assert day.rows["agent"]["boris"].csat_satisfied == 0
-    assert len(nodes[cells_id(date(2026, 2, 28))].cells) == 2
+    by_agent = {values: c[1] for (_, values), c in nodes[team].table(1).items()}  # (agent,)
+    assert by_agent == {("anna",): 2, ("boris",): 1}

@@ -9,8 +9,10 @@ atomic under concurrency) is the only claim that holds.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from opora_shared.contracts.common import Channel, CustomerRef, RequestType
 from opora_shared.contracts.feedback import DetractorFoundV1, SurveyIssuedV1, SurveyType
@@ -25,6 +27,7 @@ from opora_feedback.domain.model import (
     SurveyResponse,
     TicketFacts,
 )
+from opora_feedback.domain.rollups import Contribution, Slice, issue_counted, revision_counted
 
 
 class MongoTicketFactsStore:
@@ -127,6 +130,23 @@ class MongoSurveyStore:
             return None
         return Survey(issued=SurveyIssuedV1.model_validate(doc["issued"]), number=doc.get("number"))
 
+    async def counted(self, zone: ZoneInfo) -> AsyncIterator[tuple[str, Contribution]]:
+        """What every stored invitation counts in the rollups (for rebuilding them)."""
+        async for doc in self.surveys.find({}, {"questions": 1, "issued_at": 1, "issued": 1}):
+            issued = doc["issued"]
+            yield issue_counted(
+                str(doc["_id"]),
+                [SurveyType(q) for q in doc["questions"]],
+                doc["issued_at"],
+                Slice.of(
+                    issued.get("agent_id"),
+                    issued.get("team"),
+                    issued["channel"],
+                    issued["request_type"],
+                ),
+                zone,
+            )
+
 
 class MongoResponseStore:
     """``survey_revisions`` (``_id`` = ``<answer id>:<revision>``, every revision, the claim)
@@ -204,6 +224,22 @@ class MongoResponseStore:
         )
         return [_response(doc) async for doc in cursor]
 
+    async def counted(self, zone: ZoneInfo) -> AsyncIterator[tuple[str, Contribution]]:
+        """What every stored revision counts in the rollups (for rebuilding them): revisions
+        rather than the current answers, because each is one ``SurveyResponseRecordedV1`` and
+        a current answer may trail its latest revision for a moment (see ``_set_current``)."""
+        fields = ("survey_type", "score", "previous_score", "issued_at", *_ATTRIBUTION)
+        async for doc in self.revisions.find({}, dict.fromkeys(fields, 1)):
+            yield revision_counted(
+                str(doc["_id"]),
+                SurveyType(doc["survey_type"]),
+                int(doc["score"]),
+                doc.get("previous_score"),
+                doc["issued_at"],
+                Slice.of(doc.get("agent_id"), doc.get("team"), doc["channel"], doc["request_type"]),
+                zone,
+            )
+
     async def forget_comment(self, response_id: str, revision: int) -> None:
         await self.revisions.update_one(
             {"_id": f"{response_id}:{revision}"}, {"$set": {"comment": None}}
@@ -213,6 +249,9 @@ class MongoResponseStore:
         current = await self.responses.find_one({"_id": response_id}, {"revision": 1})
         if current is not None and int(current["revision"]) == revision:
             await self.responses.update_one({"_id": response_id}, {"$set": {"comment": None}})
+
+
+_ATTRIBUTION = ("agent_id", "team", "channel", "request_type")
 
 
 def _document(response: SurveyResponse, survey: Survey) -> Document:

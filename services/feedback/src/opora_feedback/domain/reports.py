@@ -3,8 +3,8 @@
 A report covers a period of days (inclusive), is grouped by one of agent, team, channel,
 request type, day, ISO week, month (or not at all), and may be filtered on agent, team, channel
 and request type. Unfiltered reports read spans and months, a handful of documents whatever the
-period; filtered ones read the day's cells for every day of the period, so they are limited to
-``MAX_DAYS_READ`` days.
+period; filtered ones read one facet per month of the period (see ``rollups.FacetRead``). Reports
+by day and filtered reports hold a row per day, so they are limited to ``MAX_DAYS_READ`` days.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from opora_shared.contracts.feedback import SurveyType
 from opora_feedback.domain.metrics import Tally, total
 from opora_feedback.domain.rollups import (
     Dimension,
+    FacetRead,
     Filters,
     Node,
-    cell_rows,
-    cells_id,
     cover,
     days,
     month_id,
@@ -77,6 +76,13 @@ class ReportQuery:
     def reads_days(self) -> bool:
         return bool(self.filters) or self.group_by is GroupBy.DAY
 
+    @property
+    def facets(self) -> FacetRead | None:
+        """Where a filtered report reads its rows (None: unfiltered)."""
+        if not self.filters:
+            return None
+        return FacetRead.choose(self.filters, self.group_by.dimension)
+
 
 @dataclass(frozen=True)
 class Bucket:
@@ -103,8 +109,9 @@ def plan(query: ReportQuery) -> tuple[list[Bucket], list[str]]:
 
 
 def _bucket(query: ReportQuery, key: str, first: date, last: date, *, trend: bool) -> Bucket:
-    if query.filters:
-        ids = tuple(cells_id(d) for d in days(first, last))
+    facets = query.facets
+    if facets is not None:
+        ids = tuple(facets.node_ids(first, last))
     elif trend:  # the months' day totals
         ids = tuple(dict.fromkeys(month_id(d) for d in days(first, last)))
     else:
@@ -154,30 +161,33 @@ def assemble(query: ReportQuery, buckets: Sequence[Bucket], nodes: Mapping[str, 
         return [nodes[i] for i in ids if i in nodes]
 
     dimension = query.group_by.dimension
+    facets = query.facets
     if dimension is None:  # a trend: one row per bucket
-        rows = [ReportRow(b.key, _bucket_total(b, nodes, query.filters)) for b in buckets]
+        if facets is not None:
+            daily = facets.by_day(read(list(dict.fromkeys(i for b in buckets for i in b.node_ids))))
+            rows = [ReportRow(b.key, _days_total(b, daily)) for b in buckets]
+        else:
+            rows = [ReportRow(b.key, _bucket_total(b, nodes)) for b in buckets]
         return Report(query, tuple(rows), total(r.tally for r in rows))
     (bucket,) = buckets
     chosen = read(bucket.node_ids)
-    if query.filters:
-        by_value = cell_rows(chosen, dimension, query.filters)
+    if facets is not None:
+        by_value = facets.rows(chosen, dimension, bucket.first, bucket.last)
+        found = total(by_value.values())
     else:
         by_value = rows_of(chosen, dimension)
+        found = rows_of(chosen, Dimension.TOTAL).get("", Tally())
     rows = []
     if dimension is not Dimension.TOTAL:
         rows = [ReportRow(value, tally) for value, tally in sorted(by_value.items()) if tally]
-    found = (
-        cell_rows(chosen, Dimension.TOTAL, query.filters)
-        if query.filters
-        else rows_of(chosen, Dimension.TOTAL)
-    )
-    return Report(query, tuple(rows), found.get("", Tally()))
+    return Report(query, tuple(rows), found)
 
 
-def _bucket_total(bucket: Bucket, nodes: Mapping[str, Node], filters: Filters) -> Tally:
-    if filters:
-        chosen = [nodes[i] for i in bucket.node_ids if i in nodes]
-        return cell_rows(chosen, Dimension.TOTAL, filters).get("", Tally())
+def _days_total(bucket: Bucket, daily: Mapping[date, Tally]) -> Tally:
+    return total(daily[d] for d in days(bucket.first, bucket.last) if d in daily)
+
+
+def _bucket_total(bucket: Bucket, nodes: Mapping[str, Node]) -> Tally:
     found = Tally()
     for day in days(bucket.first, bucket.last):
         month = nodes.get(month_id(day))
