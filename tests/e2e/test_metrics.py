@@ -1,5 +1,5 @@
-"""Each service process serves Prometheus metrics: RED per Kafka handler and HTTP route, and
-its consumer group's lag per partition."""
+"""Each service process serves Prometheus metrics: RED per Kafka handler and HTTP route, its
+consumer group's lag per partition, and the gauges operations watch."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from opora_shared.contracts.common import CustomerContact
-from opora_shared.contracts.inbound import InboundWalkInV1
-from opora_shared.contracts.topics import INBOUND_MESSAGES
-from opora_shared.testing import event_producer
+from opora_shared.contracts.feedback import SurveyIssuedV1
+from opora_shared.contracts.inbound import InboundSmsV1, InboundWalkInV1
+from opora_shared.contracts.topics import FEEDBACK, INBOUND_MESSAGES
+from opora_shared.testing import KafkaTail, event_producer
 
 from tests.deploy.observability import scraped_names, series_read
 
@@ -27,11 +28,45 @@ def _series(scraped: str, name: str) -> list[str]:
     return [line for line in scraped.splitlines() if line.startswith(name + "{")]
 
 
+async def answer_a_survey(infra, services, ref: str) -> None:
+    """An SMS ticket solved, and its CSAT survey answered with a 5 through feedback's API: the
+    rolling score has something to report."""
+    phone = f"+7916{int(ref[-8:], 16) % 10**7:07d}"
+    question = InboundSmsV1(
+        source_message_id=f"{ref}-sms",
+        conversation_id=phone,
+        received_at=datetime.now(UTC),
+        customer=CustomerContact(phone=phone),
+        text="Когда привезут заказ?",
+    )
+    intake_headers = {"x-api-key": services.intake_api_key or ""}
+    async with (
+        KafkaTail(infra.bootstrap_servers, FEEDBACK.name) as tail,
+        httpx.AsyncClient(base_url=services.url("intake"), headers=intake_headers) as intake,
+        httpx.AsyncClient(base_url=services.url("feedback")) as feedback,
+    ):
+        opened = await intake.post("/v1/inbound/sms", json=question.model_dump(mode="json"))
+        assert opened.status_code == 201, opened.text
+        ticket_id = opened.json()["ticket_id"]
+        solved = {"ticket_id": ticket_id, "agent_id": f"agent-{ref}", "status": "solved"}
+        assert (await intake.post("/v1/workspace/status", json=solved)).status_code == 200
+        (issued,) = await tail.wait_for(
+            lambda s: isinstance(s.event, SurveyIssuedV1) and s.event.ticket_id == ticket_id,
+            timeout_s=60,
+        )
+        assert isinstance(issued.event, SurveyIssuedV1)
+        token = issued.event.url.rstrip("/").rsplit("/", 1)[-1]
+        answered = await feedback.post(f"/v1/surveys/{token}/responses", json={"score": 5})
+        assert answered.status_code == 201, answered.text
+
+
 @pytest.fixture(scope="module")
 async def scraped(infra, services) -> dict[str, str]:
     """Every service's scrape once two walk-in complaints went through the system (one by HTTP,
-    one over the raw topic) and each service has read its lag at least once (every 15 s)."""
+    one over the raw topic), a survey was answered, and each service has read its lag and
+    gauges at least once (every 15 s)."""
     ref = f"metrics-{uuid.uuid4().hex[:8]}"
+    await answer_a_survey(infra, services, ref)
     producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers)
     await producer.start()
     try:  # bytes no channel adapter should send: intake dead-letters them
@@ -72,13 +107,18 @@ async def scraped(infra, services) -> dict[str, str]:
             scrapes = {
                 name: (await client.get(services.url(name) + "/metrics")).text for name in SERVICES
             }
-            if all(_series(s, "opora_kafka_consumer_lag") for s in scrapes.values()) and _series(
-                scrapes["intake"], "opora_dead_letters_total"
+            if (
+                all(_series(s, "opora_kafka_consumer_lag") for s in scrapes.values())
+                and _series(scrapes["intake"], "opora_dead_letters_total")
+                and _series(scrapes["feedback"], "opora_feedback_score")
             ):
                 return scrapes
             assert time.monotonic() < deadline, {
-                n: "lag reported" if _series(s, "opora_kafka_consumer_lag") else "no lag yet"
-                for n, s in scrapes.items()
+                **{
+                    n: "lag reported" if _series(s, "opora_kafka_consumer_lag") else "no lag yet"
+                    for n, s in scrapes.items()
+                },
+                "score": _series(scrapes["feedback"], "opora_feedback_responses"),
             }
             await asyncio.sleep(1)
 
@@ -127,7 +167,22 @@ async def test_the_shipped_alerts_and_dashboard_read_only_series_the_services_se
 
 @pytest.mark.parametrize(
     ("service", "gauge"),
-    [("routing", "opora_routing_agents"), ("sla", "opora_sla_timers_armed")],
+    [
+        ("routing", "opora_routing_agents"),
+        ("sla", "opora_sla_timers_armed"),
+        ("feedback", "opora_feedback_score"),
+        ("feedback", "opora_feedback_responses"),
+    ],
 )
 async def test_operations_gauges_are_served(scraped, service, gauge) -> None:
     assert _series(scraped[service], gauge)
+
+
+async def test_the_rolling_csat_counts_the_survey_answered(scraped) -> None:
+    [csat] = [
+        line
+        for line in _series(scraped["feedback"], "opora_feedback_score")
+        if 'opora_survey_type="csat"' in line
+    ]
+
+    assert float(csat.rsplit(" ", 1)[1]) > 0

@@ -16,6 +16,7 @@ EVENT_TYPE: Final = "opora.event_type"
 TIMER: Final = "opora.timer"
 QUEUE: Final = "opora.queue"
 PRESENCE: Final = "opora.presence"
+SURVEY_TYPE: Final = "opora.survey_type"
 
 REGISTRY: Final[dict[str, str]] = {
     TICKET_ID: "The ticket a record, request or timer is about (an opaque id)",
@@ -25,4 +26,6 @@ REGISTRY: Final[dict[str, str]] = {
     "deadline, auto…; timer when the key names none), on the span of a timer that fired",
     QUEUE: "A routing queue (metric attribute of opora.routing.tickets.waiting)",
     PRESENCE: "An agent presence: online, away, offline (metric attribute of opora.routing.agents)",
+    SURVEY_TYPE: "A survey type: csat, nps, ces (metric attribute of opora.feedback.score and "
+    "opora.feedback.responses)",
 }

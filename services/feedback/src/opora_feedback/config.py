@@ -37,3 +37,9 @@ class Settings(ServiceSettings):
     rollups: bool = Field(
         default=True, description="Fold feedback's events into the report rollups"
     )
+    score_window_days: int = Field(
+        default=7,
+        ge=1,
+        le=366,
+        description="The rolling window, in report days, of the scores served on /metrics",
+    )

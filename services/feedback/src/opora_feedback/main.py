@@ -44,7 +44,7 @@ from opora_feedback.domain.ports import (
     TicketFactsStore,
 )
 from opora_feedback.domain.rules import load_rules
-from opora_feedback.entrypoints import auth, http, pages
+from opora_feedback.entrypoints import auth, gauges, http, pages
 from opora_feedback.entrypoints.jobs import PeriodicJob
 
 NAME = "feedback"
@@ -149,6 +149,12 @@ def create_app(
             on_shutdown=[job.stop for job in jobs],
             mongo=adapters.mongo,
             tracer_provider=tracer_provider,
+            gauges=gauges.rolling_scores(
+                adapters.rollups,
+                zone=rules.timezone,
+                clock=adapters.clock,
+                window_days=settings.score_window_days,
+            ),
         )
     )
     app.state.desk = desk
