@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from pymongo import AsyncMongoClient
 
@@ -81,26 +80,14 @@ def ensure_binary(paths: RepoPaths) -> bool:
 
 
 @dataclass(slots=True)
-class FerretDB:
+class FerretDB(procs.Server):
     """One FerretDB process storing SQLite files under ``data_dir``."""
 
-    data_dir: Path
-    port: int
-    paths: RepoPaths
-    host: str = "127.0.0.1"
-    process: subprocess.Popen[bytes] | None = None
+    name: ClassVar[str] = "FerretDB"
 
     @property
     def uri(self) -> str:
         return f"mongodb://{self.host}:{self.port}/"
-
-    @property
-    def log_file(self) -> Path:
-        return self.data_dir / "ferretdb.log"
-
-    @property
-    def _pid_file(self) -> Path:
-        return self.data_dir / "ferretdb.pid"
 
     def argv(self) -> list[str]:
         """The FerretDB command line."""
@@ -118,37 +105,16 @@ class FerretDB:
             "--no-log-uuid",
         ]
 
-    def start(self) -> None:
-        """Start FerretDB (use :meth:`wait_ready` to know when it serves)."""
+    def stale_marker(self) -> str:
+        return str(self.data_dir / "state")
+
+    def prepare(self) -> None:
         for sub in ("sqlite", "state"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
-        procs.kill_stale(self._pid_file, str(self.data_dir / "state"))
-        self.process = procs.spawn(self.argv(), log_file=self.log_file, cwd=self.data_dir)
-        self._pid_file.write_text(f"{self.process.pid}\n")
 
-    async def wait_ready(self, timeout_s: float = 60.0) -> None:
-        """Wait until a MongoDB ``ping`` succeeds."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise procs.ProcessFailedError(
-                    f"FerretDB exited with code {self.process.returncode}.\n"
-                    f"Last lines of {self.log_file}:\n{procs.tail(self.log_file)}"
-                )
-            if procs.port_is_open(self.port, self.host) and await _pings(self.uri):
-                return
-            await asyncio.sleep(0.2)
-        raise procs.ProcessFailedError(
-            f"FerretDB at {self.uri} did not answer within {timeout_s:.0f} s.\n"
-            f"Last lines of {self.log_file}:\n{procs.tail(self.log_file)}"
-        )
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop FerretDB gracefully."""
-        if self.process is not None:
-            procs.stop(self.process, timeout)
-            self.process = None
-        self._pid_file.unlink(missing_ok=True)
+    async def answers(self) -> bool:
+        """Whether a MongoDB ``ping`` succeeds."""
+        return await _pings(self.uri)
 
 
 async def _pings(uri: str) -> bool:

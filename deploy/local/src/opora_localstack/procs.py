@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -9,7 +10,11 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
+
+from opora_localstack.paths import RepoPaths
 
 
 class ProcessFailedError(RuntimeError):
@@ -164,3 +169,81 @@ def run_checked(argv: Sequence[str], *, cwd: Path | None = None, what: str) -> N
         raise ProcessFailedError(
             f"{what} failed (exit {result.returncode}): {' '.join(argv)}\n" + "\n".join(output)
         )
+
+
+@dataclass(slots=True)
+class Server:
+    """A server the local stack runs as a child process on ``host:port``, with its log file and
+    pid file in ``data_dir`` (a pid file a crashed run left behind gets its process stopped).
+
+    A subclass says how it is called (``name``, ``argv``), what identifies a stale copy of it
+    on a command line (``stale_marker``) and when it answers (``answers``).
+    """
+
+    data_dir: Path
+    port: int
+    paths: RepoPaths
+    host: str = "127.0.0.1"
+    process: subprocess.Popen[bytes] | None = None
+
+    name: ClassVar[str] = "server"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / f"{self.name.lower()}.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / f"{self.name.lower()}.pid"
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def stale_marker(self) -> str:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str] | None:
+        """The child's environment; None: ours."""
+        return None
+
+    def prepare(self) -> None:
+        """Make what the server needs before it starts: by default, its data directory."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def answers(self) -> bool:
+        """Whether the server serves requests yet (its port is open, at least)."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start the server (use :meth:`wait_ready` to know when it serves)."""
+        self.prepare()
+        kill_stale(self.pid_file, self.stale_marker())
+        self.process = spawn(
+            self.argv(), log_file=self.log_file, cwd=self.data_dir, env=self.environment()
+        )
+        self.pid_file.write_text(f"{self.process.pid}\n")
+
+    async def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Wait until the server answers; fail with its log's last lines if it exits or never
+        does within ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise ProcessFailedError(
+                    f"{self.name} exited with code {self.process.returncode}.\n"
+                    f"Last lines of {self.log_file}:\n{tail(self.log_file)}"
+                )
+            if port_is_open(self.port, self.host) and await self.answers():
+                return
+            await asyncio.sleep(0.2)
+        raise ProcessFailedError(
+            f"{self.name} on {self.host}:{self.port} did not answer within {timeout_s:.0f} s.\n"
+            f"Last lines of {self.log_file}:\n{tail(self.log_file)}"
+        )
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM the server, SIGKILL it after ``timeout`` s."""
+        if self.process is not None:
+            stop(self.process, timeout)
+            self.process = None
+        self.pid_file.unlink(missing_ok=True)

@@ -6,13 +6,10 @@ The services export their spans to it with OpenTelemetry's Zipkin exporter
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import subprocess
-import time
 from dataclasses import dataclass
-from pathlib import Path
+from typing import ClassVar
 
 import httpx
 
@@ -51,14 +48,10 @@ def ensure_jar(paths: RepoPaths) -> bool:
 
 
 @dataclass(slots=True)
-class ZipkinServer:
+class ZipkinServer(procs.Server):
     """One Zipkin process with in-memory storage, listening on ``host:port`` only."""
 
-    data_dir: Path
-    port: int
-    paths: RepoPaths
-    host: str = "127.0.0.1"
-    process: subprocess.Popen[bytes] | None = None
+    name: ClassVar[str] = "Zipkin"
 
     @property
     def url(self) -> str:
@@ -69,14 +62,6 @@ class ZipkinServer:
     def spans_endpoint(self) -> str:
         """Where exporters POST spans: the value of ``OTEL_EXPORTER_ZIPKIN_ENDPOINT``."""
         return f"{self.url}/api/v2/spans"
-
-    @property
-    def log_file(self) -> Path:
-        return self.data_dir / "zipkin.log"
-
-    @property
-    def _pid_file(self) -> Path:
-        return self.data_dir / "zipkin.pid"
 
     def argv(self) -> list[str]:
         """The Zipkin command line."""
@@ -93,43 +78,21 @@ class ZipkinServer:
             "--logging.level.root=WARN",
         ]
 
+    def stale_marker(self) -> str:
+        return str(self.paths.zipkin_jar)
+
     def environment(self) -> dict[str, str]:
         """The few variables Zipkin needs from ours."""
         return {key: os.environ[key] for key in _INHERITED_ENV if key in os.environ}
 
-    def start(self) -> None:
-        """Start Zipkin (use :meth:`wait_ready` to know when it serves)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        procs.kill_stale(self._pid_file, str(self.paths.zipkin_jar))
-        self.process = procs.spawn(
-            self.argv(), log_file=self.log_file, cwd=self.data_dir, env=self.environment()
-        )
-        self._pid_file.write_text(f"{self.process.pid}\n")
+    async def answers(self) -> bool:
+        """Whether ``GET /health`` answers 200."""
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            return await _healthy(client, self.url)
 
     async def wait_ready(self, timeout_s: float = 120.0) -> None:
-        """Wait until ``GET /health`` answers 200."""
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self.process is not None and self.process.poll() is not None:
-                    raise procs.ProcessFailedError(
-                        f"Zipkin exited with code {self.process.returncode}.\n"
-                        f"Last lines of {self.log_file}:\n{procs.tail(self.log_file)}"
-                    )
-                if procs.port_is_open(self.port, self.host) and await _healthy(client, self.url):
-                    return
-                await asyncio.sleep(0.3)
-        raise procs.ProcessFailedError(
-            f"Zipkin at {self.url} did not answer within {timeout_s:.0f} s.\n"
-            f"Last lines of {self.log_file}:\n{procs.tail(self.log_file)}"
-        )
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop Zipkin (what it holds is in memory: nothing to flush)."""
-        if self.process is not None:
-            procs.stop(self.process, timeout)
-            self.process = None
-        self._pid_file.unlink(missing_ok=True)
+        """Wait until it answers (a JVM on a loaded machine starts slowly)."""
+        await procs.Server.wait_ready(self, timeout_s)
 
 
 async def _healthy(client: httpx.AsyncClient, url: str) -> bool:
