@@ -40,7 +40,7 @@ test-integration: setup ## tests against a real Kafka and a MongoDB-wire server
 test-e2e: setup ## the five services as processes against real Kafka and FerretDB
 	@$(PYTEST) -m e2e
 
-bench: setup ## benchmarks: every service, what tracing costs end to end, routing's decisions; results in .local/bench/
+bench: setup ## benchmarks: every service, the whole pipeline against the Kafka ceiling, what tracing costs, routing's decisions; results in .local/bench/
 	@$(UV) run --frozen python -m tests.bench $(BENCH_ARGS)
 	@$(UV) run --frozen python -m tests.bench.routing_decisions
 

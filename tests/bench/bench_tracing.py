@@ -340,7 +340,7 @@ def run(options: Options) -> Section:
         stack.callback(zipkin.stop)
         zipkin.start()
         asyncio.run(zipkin.wait_ready())
-        smtp = Controller(_Accept(), hostname="127.0.0.1", port=procs.free_port())
+        smtp = Controller(AcceptAll(), hostname="127.0.0.1", port=procs.free_port())
         smtp.start()
         stack.callback(smtp.stop)
         _progress(f"tracing: warming the stack up with {sizes.stack_warmup} tickets")
@@ -358,7 +358,7 @@ def run(options: Options) -> Section:
     return _section(phases, sizes, options.http_workers, setup)
 
 
-class _Accept:
+class AcceptAll:
     """An SMTP server's handler that takes every message and keeps none."""
 
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
@@ -376,7 +376,7 @@ def _run_phase(
 ) -> Phase:
     database = f"opora_bench_tracing_{options.run_id}_{index}".replace("-", "_")
     # A fresh deployment: its groups start at the end of the topics, not at an earlier phase's.
-    asyncio.run(_skip_groups_to_end(infra.bootstrap_servers))
+    asyncio.run(skip_groups_to_end(infra.bootstrap_servers))
     api_key = secrets.token_urlsafe(24)
     ports = {name: procs.free_port() for name in SERVICES}
     settings = ServiceEnv(
@@ -418,7 +418,7 @@ def _run_phase(
             _drive(
                 services["intake"].url,
                 api_key,
-                _new_conversations(corpus),
+                new_conversations(corpus),
                 options.http_workers,
                 sizes,
                 infra.bootstrap_servers,
@@ -446,13 +446,13 @@ def _run_phase(
     )
 
 
-async def _skip_groups_to_end(bootstrap_servers: str) -> None:
+async def skip_groups_to_end(bootstrap_servers: str) -> None:
     topics = [topic.name for topic in all_topics()]
     for group in GROUPS:
         await skip_group_to_end(bootstrap_servers, group, topics)
 
 
-def _new_conversations(corpus: Corpus) -> Iterator[InboundMessage]:
+def new_conversations(corpus: Corpus) -> Iterator[InboundMessage]:
     """The corpus without its follow-ups, received now: every request opens a ticket of its own
     whose SLA clocks start now (the corpus dates its messages weeks ago, which would make every
     ticket a breach to announce on the spot)."""

@@ -32,6 +32,7 @@ from tests.bench import (
     bench_http,
     bench_normaliser,
     bench_notifications,
+    bench_pipeline,
     bench_routing,
     bench_sla,
     bench_tracing,
@@ -58,6 +59,7 @@ BENCHMARKS: dict[str, Callable[[Options], Section]] = {
     "sla": bench_sla.run,
     "feedback": bench_feedback.run,
     "tracing": bench_tracing.run,
+    "pipeline": bench_pipeline.run,
 }
 
 
