@@ -18,7 +18,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
@@ -26,9 +26,8 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from opora_intake.entrypoints.auth import SIGNATURE_HEADER, sign
-from opora_shared.contracts.base import Event, cloudevent_headers
+from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import Channel, CustomerContact, RequestType
 from opora_shared.contracts.feedback import SurveyIssuedV1
 from opora_shared.contracts.inbound import InboundWebFormV1
@@ -42,7 +41,7 @@ from opora_shared.contracts.workspace import (
     StatusSetV1,
     WorkspaceStatus,
 )
-from opora_shared.testing import KafkaTail
+from opora_shared.testing import KafkaTail, event_producer
 from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.e2e
@@ -97,21 +96,9 @@ async def browser_page() -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def publish(infra) -> AsyncIterator[Callable[[Event], Any]]:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all")
-    await producer.start()
-
-    async def send(event: Event) -> None:
-        headers = cloudevent_headers(event, source="e2e-test")
-        await producer.send_and_wait(
-            event.topic.name,
-            event.model_dump_json().encode(),
-            key=event.partition_key.encode(),
-            headers=[(k, v.encode()) for k, v in headers.items()],
-        )
-
-    yield send
-    await producer.stop()
+async def publish(infra) -> AsyncIterator[Callable[[Event], Awaitable[None]]]:
+    async with event_producer(infra.bootstrap_servers) as send:
+        yield send
 
 
 async def presence_of(services, agent_id: str, wanted: Presence, within: float = 60) -> None:

@@ -13,15 +13,15 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from opora_intake.entrypoints.auth import SIGNATURE_HEADER, sign
-from opora_shared.contracts.base import Event, cloudevent_headers
+from opora_shared.contracts.base import Event
 from opora_shared.contracts.common import Channel, CustomerContact, RequestType
 from opora_shared.contracts.inbound import InboundEmailV1, InboundWebFormV1
 from opora_shared.contracts.topics import FEEDBACK, NOTIFICATIONS, ROUTING, SLA, TICKETS
@@ -33,6 +33,7 @@ from opora_shared.contracts.workspace import (
     StatusSetV1,
     WorkspaceStatus,
 )
+from opora_shared.testing import event_producer
 from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.e2e
@@ -83,21 +84,9 @@ async def recorder(infra) -> AsyncIterator[Recorder]:
 
 
 @pytest.fixture
-async def producer(infra) -> AsyncIterator[Callable[[Event], Any]]:
-    kafka = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all")
-    await kafka.start()
-
-    async def publish(event: Event) -> None:
-        headers = cloudevent_headers(event, source="e2e-test")
-        await kafka.send_and_wait(
-            event.topic.name,
-            json.dumps(event.model_dump(mode="json")).encode(),
-            key=event.partition_key.encode(),
-            headers=[(k, v.encode()) for k, v in headers.items()],
-        )
-
-    yield publish
-    await kafka.stop()
+async def producer(infra) -> AsyncIterator[Callable[[Event], Awaitable[None]]]:
+    async with event_producer(infra.bootstrap_servers) as publish:
+        yield publish
 
 
 def trace_id(headers: dict[str, str]) -> str:
