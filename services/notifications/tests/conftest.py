@@ -15,6 +15,7 @@ from opora_notifications.adapters.memory import (
     MemoryPreferenceStore,
     MemoryQuotas,
     MemoryTicketStore,
+    MemoryWaitingRoom,
 )
 from opora_notifications.adapters.templates import JinjaRenderer
 from opora_notifications.domain.directory import load_directory
@@ -156,6 +157,7 @@ def make_desk(rules, renderer, clock) -> Callable[..., Desk]:
         publisher, timers = RecordingPublisher(), FakeTimers()
         notifier = Notifier(
             **parts,
+            waiting=MemoryWaitingRoom(),
             renderer=renderer,
             senders=senders,
             publisher=publisher,

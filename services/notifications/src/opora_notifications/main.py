@@ -30,12 +30,14 @@ from opora_shared.timers import TimerScheduler
 
 from opora_notifications import handlers
 from opora_notifications.adapters.mailer import SmtpMailer
+from opora_notifications.adapters.memory import MemoryWaitingRoom
 from opora_notifications.adapters.repository import (
     MongoAgentStore,
     MongoNotificationStore,
     MongoPreferenceStore,
     MongoQuotas,
     MongoTicketStore,
+    MongoWaitingRoom,
 )
 from opora_notifications.adapters.templates import JinjaRenderer
 from opora_notifications.adapters.unsubscribe import UnsubscribeLinks
@@ -50,6 +52,7 @@ from opora_notifications.domain.ports import (
     Sender,
     TicketStore,
     Timers,
+    WaitingRoom,
 )
 from opora_notifications.domain.rules import load_rules
 from opora_notifications.domain.service import Notifier
@@ -67,6 +70,7 @@ class Adapters:
     preferences: PreferenceStore
     quotas: Quotas
     senders: Mapping[Channel, Sender]
+    waiting: WaitingRoom = field(default_factory=MemoryWaitingRoom)
     on_startup: Sequence[Hook] = ()
     on_shutdown: Sequence[Hook] = ()
     mongo: MongoConnection | None = None
@@ -98,6 +102,7 @@ def create_app(
     notifier = Notifier(
         store=adapters.store,
         tickets=adapters.tickets,
+        waiting=adapters.waiting,
         agents=adapters.agents,
         preferences=adapters.preferences,
         quotas=adapters.quotas,
@@ -166,6 +171,7 @@ def _real_adapters(settings: Settings) -> Adapters:
     db = MongoConnection(settings)
     store = MongoNotificationStore(db.db)
     quotas = MongoQuotas(db.db)
+    waiting = MongoWaitingRoom(db.db)
     senders: dict[Channel, Sender] = {
         Channel.EMAIL: SmtpMailer(
             host=settings.smtp_host,
@@ -194,7 +200,8 @@ def _real_adapters(settings: Settings) -> Adapters:
         preferences=MongoPreferenceStore(db.db),
         quotas=quotas,
         senders=senders,
-        on_startup=[store.create_indexes, quotas.create_indexes],
+        waiting=waiting,
+        on_startup=[store.create_indexes, quotas.create_indexes, waiting.create_indexes],
         on_shutdown=[close_webhooks],
         mongo=db,
     )

@@ -16,6 +16,7 @@ from opora_notifications.adapters.repository import (
     MongoPreferenceStore,
     MongoQuotas,
     MongoTicketStore,
+    MongoWaitingRoom,
 )
 from opora_notifications.domain.model import (
     CUSTOMER,
@@ -29,6 +30,7 @@ from opora_notifications.domain.model import (
     notification_id,
 )
 from opora_notifications.domain.rules import Category, Trigger
+from opora_notifications.domain.service import Occurrence
 from opora_notifications.domain.tickets import TicketView
 from opora_shared.contracts.common import Channel, CustomerRef, TicketStatus
 from opora_shared.contracts.notifications import NotificationSentV1
@@ -241,3 +243,43 @@ async def test_preferences_round_trip(db):
     await preferences.save(saved)
 
     assert await preferences.get("c-1") == saved
+
+
+def early(trigger: Trigger, event_id: str, at: datetime) -> Occurrence:
+    return Occurrence(
+        trigger, "t-9", event_id, at, level=1, metric="first_reply", facts={"score": 2}
+    )
+
+
+async def test_an_occurrence_parked_twice_waits_once_and_reads_back_whole(db):
+    room = MongoWaitingRoom(db)
+    await room.create_indexes()
+    breach = early(Trigger.SLA_BREACHED, "e-2", AT + timedelta(minutes=5))
+    warning = early(Trigger.SLA_WARNING, "e-1", AT)
+
+    for occurrence in (breach, warning, breach):
+        await room.park(occurrence)
+
+    assert await room.waiting("t-9") == [warning, breach]
+
+
+async def test_a_released_occurrence_waits_no_more(db):
+    room = MongoWaitingRoom(db)
+    warning = early(Trigger.SLA_WARNING, "e-1", AT)
+    await room.park(warning)
+
+    await room.release(warning)
+
+    assert await room.waiting("t-9") == []
+
+
+async def test_what_waited_too_long_is_purged(db):
+    room = MongoWaitingRoom(db)
+    old, recent = early(Trigger.SLA_WARNING, "e-1", AT), early(Trigger.SLA_BREACHED, "e-2", AT)
+    recent = replace(recent, at=AT + timedelta(days=2))
+    await room.park(old)
+    await room.park(recent)
+
+    purged = await room.purge(AT + timedelta(days=1))
+
+    assert (purged, await room.waiting("t-9")) == (1, [recent])

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from opora_notifications.domain.model import CUSTOMER, DeliveryState, notification_id
-from opora_notifications.domain.service import TicketNotSeenError
 from opora_shared.contracts.common import RequestType, TicketStatus
 from opora_shared.contracts.feedback import DetractorFoundV1, SurveyType
 from opora_shared.contracts.routing import TicketAssignedV1
@@ -108,9 +107,37 @@ async def test_the_same_alert_redelivered_is_sent_once(desk, assigned, clock):
     assert len(desk.mail.sent) == 2  # the agent and the lead, once each
 
 
-async def test_an_alert_about_a_ticket_never_seen_is_retried_by_the_plumbing(desk, clock):
-    with pytest.raises(TicketNotSeenError):
-        await desk.notifier.on_sla_alert(_sla(SlaWarningV1, clock, threshold="75%"))
+async def test_an_alert_before_the_ticket_s_opening_waits_without_failing(desk, clock):
+    await desk.notifier.on_sla_alert(_sla(SlaBreachedV1, clock))
+    await desk.settle()
+
+    assert desk.mail.sent == []
+
+
+async def test_an_alert_that_came_before_the_opening_is_sent_when_the_opening_arrives(
+    desk, ticket_opened, clock
+):
+    await desk.notifier.on_sla_alert(_sla(SlaBreachedV1, clock))
+
+    await desk.notifier.on_ticket_opened(ticket_opened())
+    await desk.settle()
+
+    assert [m for m in desk.mail.sent if m.intent == "staff.sla_breached"]
+
+
+async def test_an_early_alert_is_sent_once_however_often_it_was_delivered(
+    desk, ticket_opened, clock
+):
+    breach = _sla(SlaBreachedV1, clock)
+    await desk.notifier.on_sla_alert(breach)
+    await desk.notifier.on_sla_alert(breach)
+
+    await desk.notifier.on_ticket_opened(ticket_opened())
+    await desk.notifier.on_ticket_opened(ticket_opened())
+    await desk.settle()
+
+    breached = [m for m in desk.mail.sent if m.intent == "staff.sla_breached"]
+    assert len(breached) == len({m.address for m in breached}) > 0
 
 
 async def test_a_detractor_alerts_the_team_lead(desk, assigned, clock):

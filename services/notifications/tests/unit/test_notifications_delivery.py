@@ -498,6 +498,7 @@ async def test_a_redelivered_trigger_during_a_send_does_not_interrupt_it(
         MemoryPreferenceStore,
         MemoryQuotas,
         MemoryTicketStore,
+        MemoryWaitingRoom,
     )
     from opora_notifications.domain.directory import load_directory
     from opora_notifications.domain.service import Notifier
@@ -519,6 +520,7 @@ async def test_a_redelivered_trigger_during_a_send_does_not_interrupt_it(
     notifier = Notifier(
         store=store,
         tickets=MemoryTicketStore(),
+        waiting=MemoryWaitingRoom(),
         agents=MemoryAgentStore(),
         preferences=MemoryPreferenceStore(),
         quotas=MemoryQuotas(),

@@ -21,6 +21,7 @@ from opora_notifications.domain.model import (
     Outcome,
     Preferences,
 )
+from opora_notifications.domain.service import Occurrence
 from opora_notifications.domain.tickets import TicketView
 
 
@@ -146,6 +147,30 @@ class MemoryQuotas:
         for key in expired:
             del self.keys[key]
         return len(expired)
+
+
+class MemoryWaitingRoom:
+    def __init__(self) -> None:
+        self.parked: dict[str, dict[tuple[str, str], Occurrence]] = {}
+
+    async def park(self, occurrence: Occurrence) -> None:
+        room = self.parked.setdefault(occurrence.ticket_id, {})
+        room.setdefault((occurrence.event_id, occurrence.trigger.value), occurrence)
+
+    async def waiting(self, ticket_id: str) -> list[Occurrence]:
+        return sorted(self.parked.get(ticket_id, {}).values(), key=lambda o: o.at)
+
+    async def release(self, occurrence: Occurrence) -> None:
+        room = self.parked.get(occurrence.ticket_id, {})
+        room.pop((occurrence.event_id, occurrence.trigger.value), None)
+        if not room:
+            self.parked.pop(occurrence.ticket_id, None)
+
+    async def purge(self, before: datetime) -> int:
+        old = [o for room in self.parked.values() for o in room.values() if o.at < before]
+        for occurrence in old:
+            await self.release(occurrence)
+        return len(old)
 
 
 class MemoryTicketStore:

@@ -40,6 +40,7 @@ from opora_notifications.domain.model import (
     Preferences,
 )
 from opora_notifications.domain.rules import Category, Trigger
+from opora_notifications.domain.service import Occurrence
 from opora_notifications.domain.tickets import TicketView
 
 _UNSETTLED = [s.value for s in DeliveryState if s not in SETTLED_STATES]
@@ -230,6 +231,68 @@ class MongoQuotas:
     async def purge(self, now: datetime) -> int:
         result = await self.quotas.delete_many({"expires_at": {"$lte": now}})
         return int(result.deleted_count)
+
+
+class MongoWaitingRoom:
+    """Occurrences parked by ticket until the ticket's opening arrives; one document each,
+    keyed by ticket, event and trigger so that parking twice keeps one."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.parked = db["notification_waiting"]
+
+    async def create_indexes(self) -> None:
+        await self.parked.create_index([("ticket_id", ASCENDING)], name="by_ticket")
+        # FerretDB has no TTL indexes: ``purge`` removes what waited too long.
+        await self.parked.create_index([("at", ASCENDING)], name="by_time")
+
+    async def park(self, occurrence: Occurrence) -> None:
+        await insert_once(
+            self.parked,
+            {
+                "_id": _waiting_id(occurrence),
+                "ticket_id": occurrence.ticket_id,
+                "trigger": occurrence.trigger.value,
+                "event_id": occurrence.event_id,
+                "at": occurrence.at,
+                "send_after": occurrence.send_after,
+                "auto_change_at": occurrence.auto_change_at,
+                "level": occurrence.level,
+                "metric": occurrence.metric,
+                "team": occurrence.team,
+                "agent_id": occurrence.agent_id,
+                "facts": dict(occurrence.facts),
+            },
+        )
+
+    async def waiting(self, ticket_id: str) -> list[Occurrence]:
+        found = self.parked.find({"ticket_id": ticket_id}).sort("at", ASCENDING)
+        return [
+            Occurrence(
+                trigger=Trigger(doc["trigger"]),
+                ticket_id=doc["ticket_id"],
+                event_id=doc["event_id"],
+                at=doc["at"],
+                send_after=doc.get("send_after"),
+                auto_change_at=doc.get("auto_change_at"),
+                level=doc.get("level"),
+                metric=doc.get("metric"),
+                team=doc.get("team"),
+                agent_id=doc.get("agent_id"),
+                facts=doc.get("facts") or {},
+            )
+            async for doc in found
+        ]
+
+    async def release(self, occurrence: Occurrence) -> None:
+        await self.parked.delete_one({"_id": _waiting_id(occurrence)})
+
+    async def purge(self, before: datetime) -> int:
+        result = await self.parked.delete_many({"at": {"$lt": before}})
+        return int(result.deleted_count)
+
+
+def _waiting_id(occurrence: Occurrence) -> str:
+    return f"{occurrence.ticket_id}:{occurrence.event_id}:{occurrence.trigger.value}"
 
 
 class MongoTicketStore:

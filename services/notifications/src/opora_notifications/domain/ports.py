@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opora_shared.contracts.common import Channel, CustomerRef, TicketStatus
 from opora_shared.contracts.notifications import NotificationEvent
@@ -21,6 +21,9 @@ from opora_notifications.domain.model import (
 )
 from opora_notifications.domain.templates import Context
 from opora_notifications.domain.tickets import TicketView
+
+if TYPE_CHECKING:
+    from opora_notifications.domain.service import Occurrence
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,28 @@ class TicketStore(Protocol):
         request_type: str,
     ) -> None:
         """Fill what a survey tells about a ticket whose opening was not seen."""
+        ...
+
+
+class WaitingRoom(Protocol):
+    """Facts about tickets whose opening notifications has not read yet: the opening is on the
+    tickets topic and may come after a routing, sla or feedback event about the same ticket
+    (another topic, another partition, perhaps another replica). They wait here, by ticket,
+    until the opening arrives, instead of holding their partition up with redeliveries."""
+
+    async def park(self, occurrence: Occurrence) -> None:
+        """Keep ``occurrence`` (once, however often it is parked)."""
+        ...
+
+    async def waiting(self, ticket_id: str) -> list[Occurrence]:
+        """What waits for the ticket, oldest first."""
+        ...
+
+    async def release(self, occurrence: Occurrence) -> None: ...
+
+    async def purge(self, before: datetime) -> int:
+        """Forget what happened before ``before`` and still waits: the opening of a ticket
+        this deployment never read (it started after it) will not come."""
         ...
 
 

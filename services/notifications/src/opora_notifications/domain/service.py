@@ -99,6 +99,7 @@ from opora_notifications.domain.ports import (
     TicketStore,
     Timers,
     UnknownTemplateError,
+    WaitingRoom,
 )
 from opora_notifications.domain.rules import (
     SHORT_CHANNELS,
@@ -116,16 +117,13 @@ from opora_notifications.domain.tickets import TicketView, cancellation, matches
 log = logging.getLogger(__name__)
 
 REFILL_TIMER = "notifications:refill"
+# How long a fact about a ticket waits for the ticket's opening before it is forgotten.
+WAITING_AT_MOST = timedelta(days=30)
 _STATUS_TRIGGERS = {
     TicketStatus.PENDING: Trigger.TICKET_PENDING,
     TicketStatus.SOLVED: Trigger.TICKET_SOLVED,
     TicketStatus.CLOSED: Trigger.TICKET_CLOSED,
 }
-
-
-class TicketNotSeenError(Exception):
-    """A fact about a ticket whose opening notifications has not seen yet: the consumer
-    plumbing retries it with backoff (the opening is on another topic and usually only late)."""
 
 
 @dataclass(frozen=True)
@@ -200,6 +198,7 @@ class Notifier:
         *,
         store: NotificationStore,
         tickets: TicketStore,
+        waiting: WaitingRoom,
         agents: AgentStore,
         preferences: PreferenceStore,
         quotas: Quotas,
@@ -215,6 +214,7 @@ class Notifier:
     ) -> None:
         self.store = store
         self.tickets = tickets
+        self.waiting = waiting
         self.agents = agents
         self.preferences = preferences
         self.quotas = quotas
@@ -252,6 +252,9 @@ class Notifier:
                 opened_at=event.occurred_at,
             )
         )
+        for early in await self.waiting.waiting(event.ticket_id):
+            await self._trigger(early)
+            await self.waiting.release(early)
         await self._trigger(
             Occurrence(Trigger.TICKET_OPENED, event.ticket_id, event.event_id, event.occurred_at)
         )
@@ -416,15 +419,34 @@ class Notifier:
 
     # --- planning ---------------------------------------------------------------------------
 
+    async def _ticket_for(self, occurrence: Occurrence) -> TicketView | None:
+        """The ticket the occurrence is about; None when its opening has not arrived yet, the
+        occurrence then parked until it does (``on_ticket_opened`` plans it)."""
+        ticket = await self.tickets.get(occurrence.ticket_id)
+        if ticket is not None and _known(ticket):
+            return ticket
+        await self.waiting.park(occurrence)
+        # The opening may have been stored since, its handler reading the waiting room before
+        # this occurrence was in it: look again, now that it is parked.
+        ticket = await self.tickets.get(occurrence.ticket_id)
+        if ticket is None or not _known(ticket):
+            log.info(
+                "waiting for the ticket's opening",
+                extra={"ticket_id": occurrence.ticket_id, "trigger": occurrence.trigger.value},
+            )
+            return None
+        await self.waiting.release(occurrence)
+        return ticket
+
     async def _trigger(self, occurrence: Occurrence) -> list[NotificationRecord]:
         rules = [
             r for r in self.rules.notifications if r.trigger is occurrence.trigger and r.enabled
         ]
         if not rules:
             return []
-        ticket = await self.tickets.get(occurrence.ticket_id)
-        if ticket is None or not (ticket.seen_opened or ticket.customer is not None):
-            raise TicketNotSeenError(f"ticket {occurrence.ticket_id} not seen opened yet")
+        ticket = await self._ticket_for(occurrence)
+        if ticket is None:
+            return []
         planned: list[NotificationRecord] = []
         for rule in rules:
             if not matches(rule.when, ticket, level=occurrence.level, metric=occurrence.metric):
@@ -578,6 +600,7 @@ class Notifier:
         for record in pending:
             self._arm(record.notification_id, record.wake_at or record.due_at)
         await self.quotas.purge(now)
+        await self.waiting.purge(now - WAITING_AT_MOST)
         self.timers.schedule(REFILL_TIMER, now + self.policy.horizon / 2, self.refill_quietly)
         log.info("notification timers armed", extra={"timers": len(pending)})
         return len(pending)
@@ -1097,3 +1120,9 @@ def _log_fields(record: NotificationRecord, **extra: object) -> dict[str, object
         "recipient": record.recipient_masked or record.recipient_key,
         **extra,
     }
+
+
+def _known(ticket: TicketView) -> bool:
+    """Whether notifications knows enough of the ticket to plan for it: its opening, or the
+    customer a survey named."""
+    return ticket.seen_opened or ticket.customer is not None
