@@ -126,7 +126,7 @@ NOTIFICATIONS = TopicSpec(
     "on purpose (cancelled or suppressed).",
     key=PartitionKey.TICKET_ID,
     producers=("notifications",),
-    consumers=("feedback",),
+    consumers=(),
     retention_ms=30 * DAY_MS,
 )
 FEEDBACK = TopicSpec(
@@ -134,7 +134,8 @@ FEEDBACK = TopicSpec(
     description="Surveys sent, responses recorded and detractors found.",
     key=PartitionKey.TICKET_ID,
     producers=("feedback",),
-    consumers=("notifications", "intake"),
+    # feedback reads its own events too: its rollups group folds them into the reports.
+    consumers=("notifications", "intake", "feedback"),
     retention_ms=30 * DAY_MS,
 )
 
