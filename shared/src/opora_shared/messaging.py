@@ -17,12 +17,15 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal, TypeVar, Union
 
+from aiokafka.helpers import create_ssl_context
 from faststream import AckPolicy
 from faststream._internal.middlewares import BaseMiddleware
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.security import parse_security
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from faststream.message import StreamMessage
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 from opentelemetry import metrics, trace
 from opentelemetry.trace import TracerProvider
 from pydantic import ValidationError
@@ -186,17 +189,58 @@ class SpanAttributesMiddleware(BaseMiddleware[Any, Any]):
         return await call_next(msg)
 
 
+_SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+
+
+def kafka_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """The broker's security settings (``kafka_security_protocol`` and friends) as FastStream
+    takes them; None for plaintext."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    tls = protocol in ("SSL", "SASL_SSL")
+    ssl_context = (
+        create_ssl_context(
+            cafile=settings.kafka_ssl_cafile,
+            certfile=settings.kafka_ssl_certfile,
+            keyfile=settings.kafka_ssl_keyfile,
+        )
+        if tls
+        else None
+    )
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=ssl_context, use_ssl=True)
+    username, password = settings.kafka_sasl_username, settings.kafka_sasl_password
+    if username is None or password is None:  # the settings' validator refuses this
+        raise ValueError(f"kafka_security_protocol {protocol} needs a SASL user and password")
+    return _SASL[settings.kafka_sasl_mechanism](
+        username,
+        password.get_secret_value(),
+        ssl_context=ssl_context,
+        use_ssl=tls,
+    )
+
+
+def kafka_client_kwargs(settings: ServiceSettings) -> dict[str, Any]:
+    """The same security settings as keyword arguments of aiokafka's clients
+    (``AIOKafkaConsumer(..., **kafka_client_kwargs(settings))``), for a client made outside
+    the broker. FastStream's own translation, so the two can never disagree."""
+    return parse_security(kafka_security(settings))
+
+
 def make_broker(
     bootstrap_servers: str,
     *,
     service: str,
     tracer_provider: TracerProvider | None = None,
     graceful_timeout_s: float = 15.0,
+    security: BaseSecurity | None = None,
 ) -> KafkaBroker:
     """A broker whose producer waits for every replica (``acks=all``) and is idempotent."""
     dead_letters = DeadLetters(service)
     broker = KafkaBroker(
         bootstrap_servers,
+        security=security,
         client_id=service,
         acks="all",
         enable_idempotence=True,
@@ -268,6 +312,7 @@ def connect(
         service=service,
         tracer_provider=tracer_provider,
         graceful_timeout_s=settings.graceful_timeout_s,
+        security=kafka_security(settings),
     )
     return broker, EventPublisher(broker, service=service, events=publishes)
 

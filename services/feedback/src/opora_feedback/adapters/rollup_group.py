@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -35,7 +37,8 @@ class RollupGroupHold:
     """Every partition of ``topic`` in ``group``, held until the context exits.
 
     ``positions`` are the group's committed offsets when the hold began; ``check`` raises when
-    the hold no longer has every partition or someone committed since."""
+    the hold no longer has every partition or someone committed since. ``security`` is passed
+    to the consumer as it is: ``opora_shared.messaging.kafka_client_kwargs(settings)``."""
 
     def __init__(
         self,
@@ -44,6 +47,7 @@ class RollupGroupHold:
         topic: str,
         group: str,
         timeout_s: float = TAKE_OVER_TIMEOUT_S,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         self.topic = topic
         self.timeout_s = timeout_s
@@ -59,6 +63,7 @@ class RollupGroupHold:
             # membership: heartbeats may be late by up to this.
             session_timeout_ms=30_000,
             heartbeat_interval_ms=3_000,
+            **(security or {}),
         )
         self.partitions: set[TopicPartition] = set()
         self.positions: dict[int, int | None] = {}

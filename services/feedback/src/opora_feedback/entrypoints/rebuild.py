@@ -30,6 +30,7 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from opora_shared.contracts.topics import FEEDBACK
+from opora_shared.messaging import kafka_client_kwargs
 from opora_shared.mongo import MongoConnection
 
 from opora_feedback.adapters.repository import MongoResponseStore, MongoSurveyStore
@@ -106,7 +107,10 @@ async def rebuild_rollups(
             _print_differences(out, active, stored, counted.nodes, differ)
             return 1 if differ else 0
         async with RollupGroupHold(
-            settings.kafka_bootstrap_servers, topic=FEEDBACK.name, group=ROLLUP_GROUP
+            settings.kafka_bootstrap_servers,
+            topic=FEEDBACK.name,
+            group=ROLLUP_GROUP,
+            security=kafka_client_kwargs(settings),
         ) as hold:
             print(f"holding the rollup group at offsets {_positions(hold.positions)}", file=out)
             active = await rollups.layout(fresh=True)
