@@ -61,10 +61,14 @@ class TicketStatus(StrEnum):
     CLOSED = "closed"
 
 
+MAX_STORED_INT = 2**63 - 1
+"""The largest integer MongoDB stores (a signed 64-bit one): a bigger one fails at save."""
+
+
 class Attachment(Model):
     filename: ShortText
     content_type: ShortText = "application/octet-stream"
-    size_bytes: int = Field(ge=0)
+    size_bytes: int = Field(ge=0, le=MAX_STORED_INT)
     url: ShortText | None = None
 
 

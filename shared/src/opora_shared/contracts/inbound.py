@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, Field
 
 from opora_shared.contracts.base import Event, Id, LanguageTag, ShortText, Text
 from opora_shared.contracts.common import (
+    MAX_STORED_INT,
     Attachment,
     Channel,
     CustomerContact,
@@ -88,7 +89,7 @@ class InboundCallV1(InboundMessage):
     transcript: Text | None = None
     recording_url: ShortText | None = None
     callback_requested: bool = False
-    duration_s: int | None = Field(default=None, ge=0)
+    duration_s: int | None = Field(default=None, ge=0, le=MAX_STORED_INT)
 
 
 class InboundSmsV1(InboundMessage):
