@@ -144,3 +144,10 @@ async def test_a_draft_that_does_not_validate_is_422_naming_its_field(http) -> N
     [problem] = response.json()["detail"]
     assert problem["loc"] == ["body", "policies"]
     assert "'soon' is not a duration" in problem["msg"]
+
+
+async def test_a_draft_too_large_to_be_a_policies_file_is_refused_before_parsing(http) -> None:
+    answer = await http.post("/v1/what-if", json={"policies": "policies: []\n" + "#" * 300_000})
+
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", "policies"]

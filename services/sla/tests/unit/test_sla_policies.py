@@ -75,6 +75,7 @@ def test_the_shipped_policies_load_with_the_shipped_calendars() -> None:
     ("change", "field"),
     [
         (("urgent: 1h,", "urgent: soon,"), "policies.1 (policy 'office').targets.first_reply"),
+        (("urgent: 1h,", "urgent: 8760d,"), "less than or equal to 31622400"),
         (("tier: [vip]", "tier: []"), "policies.0 (policy 'vip').when.tier"),
         (("- id: vip", "- id: standard"), "policies: Value error, policy 2: duplicate policy id"),
         (("on_hold: [agent_work]", "on_hold: [lunch]"), "defaults.pauses.on_hold.0"),

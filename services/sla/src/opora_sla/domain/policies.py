@@ -104,7 +104,10 @@ Duration = Annotated[
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema({"type": ["string", "integer"], "examples": ["30m", "4h", "1h30m", "2d"]}),
 ]
-Positive = Annotated[Duration, Field(gt=0)]
+MAX_TARGET_S = 366 * 86_400
+"""No target or delay is longer than a year: a longer one is a typo (``8760d`` for ``8760h``),
+and measuring it would walk a calendar day by day for years."""
+Positive = Annotated[Duration, Field(gt=0, le=MAX_TARGET_S)]
 
 
 class Hours(StrEnum):
@@ -184,7 +187,7 @@ class Escalation(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     level: int = Field(ge=1, le=MAX_ESCALATION_LEVEL)
-    after: Duration = Field(description="After the breach, on the target's clock")
+    after: Duration = Field(le=MAX_TARGET_S, description="After the breach, on the target's clock")
 
 
 Escalations = Annotated[tuple[Escalation, ...], Field(max_length=MAX_ESCALATION_LEVEL)]

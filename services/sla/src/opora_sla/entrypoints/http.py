@@ -7,6 +7,7 @@ policy that does not validate: ``body.policies`` with the file's own error listi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from importlib.resources.abc import Traversable
@@ -126,10 +127,20 @@ class TimersRead(BaseModel):
     next_due_at: datetime | None
 
 
+MAX_DRAFT_CHARS = 256_000
+"""A policies or calendars file is a few kilobytes; parsing one is work on the request."""
+
+
 class WhatIfRequest(BaseModel):
-    policies: str = Field(min_length=1, description="The draft policies file (YAML text)")
+    policies: str = Field(
+        min_length=1,
+        max_length=MAX_DRAFT_CHARS,
+        description="The draft policies file (YAML text)",
+    )
     calendars: str | None = Field(
-        default=None, description="A draft calendars file (YAML text); the one in force if unset"
+        default=None,
+        max_length=MAX_DRAFT_CHARS,
+        description="A draft calendars file (YAML text); the one in force if unset",
     )
     opened_from: AwareDatetime | None = None
     opened_to: AwareDatetime | None = None
@@ -304,14 +315,17 @@ def build_router(
         """Replay the tickets opened in a range under a draft policy (and calendars) and under
         the policies in force: how many targets each breaches, and which tickets differ."""
         current = desk.policies.current
-        draft = _draft(request, current, calendars_directory)
+        # Parsing a draft and replaying are CPU work: off the event loop, so that the timers
+        # and the consumer group's heartbeats go on meanwhile.
+        draft = await asyncio.to_thread(_draft, request, current, calendars_directory)
         records = [
             record
             async for record in desk.repo.records(
                 opened_from=request.opened_from, opened_to=request.opened_to
             )
         ]
-        return what_if_read(what_if(records, current, draft, desk.now()), current.version)
+        report = await asyncio.to_thread(what_if, records, current, draft, desk.now())
+        return what_if_read(report, current.version)
 
     return router
 
