@@ -134,6 +134,9 @@ class DeadLetters:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:  # redelivery cannot fix bytes
             await self.send(msg, f"not JSON: {exc}", exc)
             return None
+        except RecursionError as exc:  # JSON nested deeper than the decoder goes, for good
+            await self.send(msg, f"JSON nested too deeply: {exc}", exc)
+            return None
         except PermanentError as exc:
             await self.send(msg, f"cannot be processed: {exc}", exc)
             return None
@@ -228,6 +231,37 @@ def kafka_client_kwargs(settings: ServiceSettings) -> dict[str, Any]:
     return parse_security(kafka_security(settings))
 
 
+async def read_undecodable_headers(
+    record: Any, parse: Callable[[Any], Awaitable[StreamMessage[Any]]]
+) -> StreamMessage[Any]:
+    """FastStream's parser, given header values that are not UTF-8 with the bad bytes replaced.
+
+    FastStream decodes every header before any middleware runs, so one undecodable value would
+    raise outside the dead-letter guard, the record would be nacked and redelivered for ever and
+    its partition blocked (a null value likewise). Replaced, the header names no known type:
+    the record is dead-lettered (or skipped) like any other whose ``ce_type`` is unknown, with
+    its value's bytes unchanged.
+    """
+    headers = getattr(record, "headers", None) or ()
+    if not all(_is_utf8(value) for _, value in headers):
+        record.headers = [
+            (name, b"" if value is None else value.decode("utf-8", "replace").encode())
+            for name, value in headers
+        ]
+    return await parse(record)
+
+
+def _is_utf8(value: bytes | None) -> bool:
+    """Whether FastStream can decode this header value (Kafka allows null ones; it cannot)."""
+    if value is None:
+        return False
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def make_broker(
     bootstrap_servers: str,
     *,
@@ -242,6 +276,7 @@ def make_broker(
         bootstrap_servers,
         security=security,
         client_id=service,
+        parser=read_undecodable_headers,
         acks="all",
         enable_idempotence=True,
         middlewares=[

@@ -85,6 +85,15 @@ async def test_a_score_off_the_scale_in_the_link_chooses_nothing(client, issue_s
     assert "Send my rating" not in page.text
 
 
+async def test_a_score_of_digits_other_than_ascii_in_the_link_chooses_nothing(client, issue_survey):
+    token = await issue_survey(language="en")
+
+    page = await client.get(f"/s/{token}", params={"score": "²"})
+
+    assert page.status_code == 200
+    assert "Send my rating" not in page.text
+
+
 async def test_sending_the_form_records_the_answers_and_shows_the_thanks(
     client, issue_survey, adapters
 ):

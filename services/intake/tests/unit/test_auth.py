@@ -212,6 +212,18 @@ async def test_a_malformed_signature_header_is_refused(app, header) -> None:
     assert response.json()["detail"].startswith("malformed X-Opora-Signature header")
 
 
+async def test_a_timestamp_of_digits_other_than_ascii_is_refused_as_malformed(app) -> None:
+    api, _ = app
+    # Header bytes are read as Latin-1: superscript two and one, which str.isdigit() accepts.
+    for timestamp in (b"\xb2", b"\xb9"):
+        response = await post(
+            api, headers={"X-Opora-Signature": b"t=" + timestamp + b",v1=" + b"a" * 64}
+        )
+
+        assert response.status_code == 401
+        assert response.json()["detail"].startswith("malformed X-Opora-Signature header")
+
+
 async def test_another_channels_secret_does_not_sign_for_this_one(app) -> None:
     api, _ = app
     response = await post(

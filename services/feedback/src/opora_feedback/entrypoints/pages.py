@@ -398,7 +398,8 @@ def _first(form: Mapping[str, list[str]], key: str) -> str | None:
 
 def _int(text: str | None) -> int | None:
     text = (text or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 3 else None
+    # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else None
 
 
 def _date(text: str | None) -> date | None:

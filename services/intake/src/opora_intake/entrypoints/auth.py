@@ -248,7 +248,8 @@ def _parse_signature(header: str) -> tuple[int, list[str]]:
     timestamps, candidates = fields.get("t", []), fields.get("v1", [])
     if (
         len(timestamps) != 1
-        or not timestamps[0].isdigit()
+        # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.
+        or not (timestamps[0].isascii() and timestamps[0].isdigit())
         or not candidates
         or not all(_HEX_SHA256.fullmatch(c) for c in candidates)
     ):
