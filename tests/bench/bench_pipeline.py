@@ -41,24 +41,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiosmtpd.controller import Controller
 from opora_localstack import procs
 from opora_localstack.demo import AGENTS
 from opora_localstack.services import ServiceEnv, service_database, service_env
-from opora_shared.contracts.base import Event, cloudevent_headers
 from opora_shared.contracts.common import Channel
 from opora_shared.contracts.inbound import InboundMessage
 from opora_shared.contracts.notifications import NotificationSentV1
 from opora_shared.contracts.routing import TicketOfferedV1
 from opora_shared.contracts.topics import NOTIFICATIONS, ROUTING
 from opora_shared.contracts.workspace import AgentPresenceChangedV1, Presence
-from opora_shared.testing import drop_database
+from opora_shared.testing import drop_database, event_producer
 
 from tests.bench.bench_tracing import (
     ACKNOWLEDGEMENT,
-    SERVICES,
     AcceptAll,
     new_conversations,
     post_all,
@@ -68,7 +66,9 @@ from tests.bench.corpus import Corpus, to_record
 from tests.bench.infra import Infra, ServiceProcess, kafka_and_mongodb
 from tests.bench.measure import CpuMeter, CpuUse, percentile
 from tests.bench.options import Options
+from tests.bench.reader import TopicReader
 from tests.bench.report import Metric, Section, fmt, table
+from tests.services import SERVICES
 
 TARGET_PER_S = 1_000.0
 TARGET_OFFER_P99_MS = 250.0
@@ -144,67 +144,20 @@ def pipeline_ends(topic: str, headers: Mapping[str, bytes], value: bytes) -> str
     return None
 
 
-class FirstSeen:
-    """Reads ``topics`` from their end at ``start()`` (every partition assigned, no group) and
-    keeps, per key and label, the create time (epoch seconds) of the first record that
+class FirstSeen(TopicReader):
+    """Keeps, per key and label, the create time (epoch seconds) of the first record that
     ``label_of`` gives a label."""
 
     def __init__(self, bootstrap_servers: str, topics: Sequence[str], label_of: Labeler) -> None:
-        self.bootstrap_servers = bootstrap_servers
-        self.topics = list(topics)
+        super().__init__(bootstrap_servers, topics)
         self.label_of = label_of
         self.seen: dict[tuple[str, str], float] = {}
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, enable_auto_commit=False
-        )
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await self._consumer.start()
-        partitions = await self._partitions()
-        self._consumer.assign(partitions)
-        await self._consumer.seek_to_end(*partitions)
-        for partition in partitions:
-            await self._consumer.position(partition)
-        self._task = asyncio.create_task(self._read())
-
-    async def _partitions(self, timeout_s: float = 30.0) -> list[TopicPartition]:
-        """Every partition of the topics, once the broker lists them all (a topic created a
-        moment ago may not have its partitions yet)."""
-        deadline = time.monotonic() + timeout_s
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-        await admin.start()
-        try:
-            while True:
-                described = await admin.describe_topics(self.topics)
-                found = {t["topic"]: [p["partition"] for p in t["partitions"]] for t in described}
-                if all(found.get(t) for t in self.topics):
-                    return [TopicPartition(t, p) for t, ps in found.items() for p in sorted(ps)]
-                if time.monotonic() > deadline:
-                    await self._consumer.stop()
-                    raise RuntimeError(f"pipeline bench: topics without partitions: {found}")
-                await asyncio.sleep(0.2)
-        finally:
-            await admin.close()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self._consumer.stop()
-
-    async def _read(self) -> None:
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=100)
-            for records in batches.values():
-                for record in records:
-                    if record.key is None:
-                        continue
-                    headers = dict(record.headers)
-                    label = self.label_of(record.topic, headers, record.value or b"")
-                    if label is None:
-                        continue
-                    self.seen.setdefault((record.key.decode(), label), record.timestamp / 1000)
+    def take(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        assert record.key is not None
+        label = self.label_of(record.topic, dict(record.headers), record.value or b"")
+        if label is not None:
+            self.seen.setdefault((record.key.decode(), label), record.timestamp / 1000)
 
     def through(self, keys: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
         """When each key had reached every label (the latest of them), for those that have."""
@@ -217,15 +170,7 @@ class FirstSeen:
 
     async def wait_for(self, keys: Sequence[str], labels: Sequence[str], stall_s: float) -> None:
         """Until every key reached every label, or none made progress for ``stall_s``."""
-        last, seen = time.monotonic(), 0
-        while (done := len(self.through(keys, labels))) < len(keys):
-            if done > seen:
-                last, seen = time.monotonic(), done
-            elif time.monotonic() - last > stall_s:
-                return
-            if self._task is not None and self._task.done():
-                self._task.result()  # the reader failed: say why
-            await asyncio.sleep(0.05)
+        await self.wait(lambda: len(self.through(keys, labels)), len(keys), stall_s)
 
 
 # --- 1. the relay chain --------------------------------------------------------------------------
@@ -418,9 +363,7 @@ def run_pipeline(
 async def _agents_online(bootstrap: str) -> None:
     """``AGENT_COUNT`` agents with the demo agents' skills and 100 web-form slots each."""
     template = AGENTS[0].profile()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
+    async with event_producer(bootstrap) as publish:
         for i in range(AGENT_COUNT):
             agent_id = f"bench-agent-{i:03d}"
             profile = template.model_copy(
@@ -431,22 +374,8 @@ async def _agents_online(bootstrap: str) -> None:
                     "capacity": {Channel.WEB_FORM: 100, Channel.EMAIL: 100},
                 }
             )
-            for event in (
-                profile,
-                AgentPresenceChangedV1(agent_id=agent_id, presence=Presence.ONLINE),
-            ):
-                await _publish(producer, event)
-    finally:
-        await producer.stop()
-
-
-async def _publish(producer: AIOKafkaProducer, event: Event) -> None:
-    await producer.send_and_wait(
-        event.topic.name,
-        json.dumps(event.model_dump(mode="json"), ensure_ascii=False).encode(),
-        key=event.partition_key.encode(),
-        headers=[(k, v.encode()) for k, v in cloudevent_headers(event, source="bench").items()],
-    )
+            await publish(profile)
+            await publish(AgentPresenceChangedV1(agent_id=agent_id, presence=Presence.ONLINE))
 
 
 ENDS = ("offered", "acknowledged")

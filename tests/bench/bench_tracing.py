@@ -45,13 +45,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import opora_feedback.handlers
-import opora_intake.handlers
-import opora_notifications.handlers
-import opora_routing.handlers
-import opora_sla.handlers
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import ConsumerRecord
 from aiosmtpd.controller import Controller
 from opora_localstack import procs
 from opora_localstack.paths import repo_paths
@@ -72,19 +66,12 @@ from tests.bench.corpus import Corpus, to_record
 from tests.bench.infra import Infra, ServiceProcess, kafka_and_mongodb
 from tests.bench.measure import CpuMeter, CpuUse, percentile, summarise
 from tests.bench.options import Options
+from tests.bench.reader import TopicReader
 from tests.bench.report import Metric, Section, fmt, table
+from tests.services import GROUPS, SERVICES
 
 TARGET_COST = 0.15
 """Tracing may cost at most this share of the end-to-end throughput (issue 8)."""
-SERVICES = ("intake", "routing", "sla", "notifications", "feedback")
-GROUPS = (
-    opora_intake.handlers.GROUP,
-    opora_routing.handlers.GROUP,
-    opora_sla.handlers.GROUP,
-    opora_notifications.handlers.GROUP,
-    opora_feedback.handlers.GROUP,
-    opora_feedback.handlers.ROLLUP_GROUP,
-)
 STACK = (*SERVICES, "kafka", "ferretdb", "zipkin")
 SAMPLER = {False: "always_off", True: "parentbased_always_on"}
 ACKNOWLEDGEMENT = "ticket.acknowledged"
@@ -157,54 +144,19 @@ def note(path: TicketPath, ce_type: str, value: bytes, at: float) -> None:
         path.acknowledged, path.outcome = at, _OUTCOMES[ce_type]
 
 
-class EndWatcher:
+class EndWatcher(TopicReader):
     """Reads sla's, notifications' and routing's topics from their end at ``start()`` and keeps,
-    per ticket, when it reached each point (no consumer group: every partition is assigned)."""
-
-    TOPICS = (SLA.name, NOTIFICATIONS.name, ROUTING.name)
+    per ticket, when it reached each point."""
 
     def __init__(self, bootstrap_servers: str) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        super().__init__(bootstrap_servers, (SLA.name, NOTIFICATIONS.name, ROUTING.name))
         self.paths: dict[str, TicketPath] = {}
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, enable_auto_commit=False
-        )
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-        await admin.start()
-        try:
-            described = await admin.describe_topics(list(self.TOPICS))
-        finally:
-            await admin.close()
-        partitions = [
-            TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
-        ]
-        await self._consumer.start()
-        self._consumer.assign(partitions)
-        await self._consumer.seek_to_end(*partitions)
-        for partition in partitions:  # fixes the position now, before anything is sent
-            await self._consumer.position(partition)
-        self._task = asyncio.create_task(self._read())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self._consumer.stop()
-
-    async def _read(self) -> None:
-        while True:
-            batches = await self._consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                for record in records:
-                    if record.key is None:
-                        continue
-                    headers = dict(record.headers)
-                    ce_type = headers.get("ce_type", b"").decode()
-                    path = self.paths.setdefault(record.key.decode(), TicketPath())
-                    note(path, ce_type, record.value or b"", record.timestamp / 1000)
+    def take(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        assert record.key is not None
+        ce_type = dict(record.headers).get("ce_type", b"").decode()
+        path = self.paths.setdefault(record.key.decode(), TicketPath())
+        note(path, ce_type, record.value or b"", record.timestamp / 1000)
 
     def ended(self, tickets: Sequence[str]) -> list[float]:
         ends = (self.paths[t].ended if t in self.paths else None for t in tickets)
@@ -212,15 +164,7 @@ class EndWatcher:
 
     async def wait_for(self, tickets: Sequence[str], stall_s: float) -> list[float]:
         """The end times of ``tickets``, once all have ended or none has for ``stall_s``."""
-        last, seen = time.monotonic(), 0
-        while (done := len(self.ended(tickets))) < len(tickets):
-            if done > seen:
-                last, seen = time.monotonic(), done
-            elif time.monotonic() - last > stall_s:
-                break
-            if self._task is not None and self._task.done():
-                self._task.result()  # the reader failed: say why
-            await asyncio.sleep(0.05)
+        await self.wait(lambda: len(self.ended(tickets)), len(tickets), stall_s)
         return self.ended(tickets)
 
 

@@ -60,7 +60,8 @@ from opora_shared.contracts.topics import all_topics
 from pymongo import AsyncMongoClient
 
 from tests.chaos.load import Ledger
-from tests.chaos.stack import GROUPS, ChaosStack
+from tests.chaos.stack import ChaosStack
+from tests.services import GROUPS
 
 E = TypeVar("E", bound=Event)
 

@@ -16,7 +16,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tests.chaos.stack import SERVICES, ChaosStack, ServiceProcess
+from tests.chaos.stack import ChaosStack, ServiceProcess
+from tests.services import SERVICES
 
 Kind = Literal["kill -9 + restart", "kill -9 replica", "broker restart", "died, restarted"]
 

@@ -20,11 +20,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import opora_feedback.handlers
-import opora_intake.handlers
-import opora_notifications.handlers
-import opora_routing.handlers
-import opora_sla.handlers
 import yaml
 from aiosmtpd.controller import Controller
 from opora_localstack import procs
@@ -36,15 +31,8 @@ from opora_localstack.services import (
 )
 from opora_localstack.stack import LocalInfra
 
-SERVICES = ("intake", "routing", "sla", "notifications", "feedback")
-GROUPS = (
-    opora_intake.handlers.GROUP,
-    opora_routing.handlers.GROUP,
-    opora_sla.handlers.GROUP,
-    opora_notifications.handlers.GROUP,
-    opora_feedback.handlers.GROUP,
-    opora_feedback.handlers.ROLLUP_GROUP,
-)
+from tests.services import SERVICES
+
 FIRST_REPLY_S = 20
 """The first-reply target of the run's one SLA policy: short enough that tickets an agent does
 not answer in time breach within the run."""

@@ -19,27 +19,13 @@ from email.message import Message
 from importlib import resources
 from pathlib import Path
 
-import opora_feedback.handlers
-import opora_intake.handlers
-import opora_notifications.handlers
-import opora_routing.handlers
-import opora_sla.handlers
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
 from opora_shared.contracts.topics import all_topics
 from opora_shared.testing import drop_database, skip_group_to_end
 
-SERVICES = ("intake", "routing", "sla", "notifications", "feedback")
-# Every consumer group the five services join (feedback keeps its rollups in a group of its own).
-GROUPS = (
-    opora_intake.handlers.GROUP,
-    opora_routing.handlers.GROUP,
-    opora_sla.handlers.GROUP,
-    opora_notifications.handlers.GROUP,
-    opora_feedback.handlers.GROUP,
-    opora_feedback.handlers.ROLLUP_GROUP,
-)
+from tests.services import GROUPS, SERVICES
 
 
 def free_port() -> int:
