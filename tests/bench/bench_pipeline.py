@@ -30,7 +30,6 @@ import asyncio
 import json
 import math
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -46,29 +45,26 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiosmtpd.controller import Controller
 from opora_localstack import procs
 from opora_localstack.demo import AGENTS
-from opora_localstack.services import ServiceEnv, service_database, service_env
 from opora_shared.contracts.common import Channel
 from opora_shared.contracts.inbound import InboundMessage
 from opora_shared.contracts.notifications import NotificationSentV1
 from opora_shared.contracts.routing import TicketOfferedV1
 from opora_shared.contracts.topics import NOTIFICATIONS, ROUTING
 from opora_shared.contracts.workspace import AgentPresenceChangedV1, Presence
-from opora_shared.testing import drop_database, event_producer
+from opora_shared.testing import event_producer
 
 from tests.bench.bench_tracing import (
     ACKNOWLEDGEMENT,
     AcceptAll,
     new_conversations,
     post_all,
-    skip_groups_to_end,
 )
 from tests.bench.corpus import Corpus, to_record
-from tests.bench.infra import Infra, ServiceProcess, kafka_and_mongodb
+from tests.bench.infra import Infra, deploy_services, kafka_and_mongodb
 from tests.bench.measure import CpuMeter, CpuUse, percentile
 from tests.bench.options import Options
 from tests.bench.reader import TopicReader
 from tests.bench.report import Metric, Section, fmt, table
-from tests.services import SERVICES
 
 TARGET_PER_S = 1_000.0
 TARGET_OFFER_P99_MS = 250.0
@@ -307,42 +303,24 @@ def run_pipeline(
     options: Options, sizes: Sizes, infra: Infra, smtp_port: int
 ) -> tuple[PipelineResult, PipelineResult, dict[str, float]]:
     database = f"opora_bench_pipeline_{options.run_id}".replace("-", "_")
-    asyncio.run(skip_groups_to_end(infra.bootstrap_servers))
-    api_key = secrets.token_urlsafe(24)
-    ports = {name: procs.free_port() for name in SERVICES}
-    settings = ServiceEnv(
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        mongodb_database=database,
-        per_service_database=True,
-        smtp_port=smtp_port,
-        survey_token_secret=secrets.token_hex(16),
-        unsubscribe_secret=secrets.token_hex(16),
-        intake_api_key=api_key,
-        feedback_public_url=f"http://127.0.0.1:{ports['feedback']}",
-    )
     with ExitStack() as stack:
-        if not infra.pids:  # someone else's servers: leave them as they were
-            for name in SERVICES:
-                stack.callback(drop_database, infra.mongodb_uri, service_database(database, name))
-        services: dict[str, ServiceProcess] = {}
-        for name in SERVICES:
-            env = service_env(name, ports[name], settings) | {"OTEL_TRACES_EXPORTER": "none"}
-            log_file = options.work_dir / f"logs/pipeline-{name}.log"
-            service = ServiceProcess(name, ports[name], env, log_file)
-            stack.callback(service.stop)
-            services[name] = service.spawn()
-        for service in services.values():
-            service.wait_ready()
-        pids = {name: s.pid for name, s in services.items()} | infra.pids
+        deployed = deploy_services(
+            stack,
+            infra,
+            database=database,
+            smtp_port=smtp_port,
+            logs=options.work_dir / "logs/pipeline",
+            env={"OTEL_TRACES_EXPORTER": "none"},
+        )
+        pids = deployed.pids | infra.pids
         pids[BENCH] = os.getpid()
         corpus = Corpus(
             seed=options.seed, run_id=f"{options.run_id}-p", channel_mix={"web-form": 1.0}
         )
         saturated, half = asyncio.run(
             _drive_pipeline(
-                services["intake"].url,
-                api_key,
+                deployed.services["intake"].url,
+                deployed.api_key,
                 new_conversations(corpus),
                 options.http_workers,
                 sizes,
@@ -350,12 +328,7 @@ def run_pipeline(
                 pids,
             )
         )
-        for name, service in services.items():
-            process = service.service.process
-            if process is not None and process.poll() is not None:
-                raise procs.ProcessFailedError(
-                    f"{name} exited during the run:\n" + procs.tail(service.service.log_file)
-                )
+        deployed.check_alive()
         peaks = peak_rss_mib(pids)
     return saturated, half, peaks
 

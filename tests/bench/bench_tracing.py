@@ -34,7 +34,6 @@ import asyncio
 import json
 import math
 import os
-import secrets
 import sys
 import time
 from collections import Counter
@@ -49,7 +48,6 @@ from aiokafka import ConsumerRecord
 from aiosmtpd.controller import Controller
 from opora_localstack import procs
 from opora_localstack.paths import repo_paths
-from opora_localstack.services import ServiceEnv, service_database, service_env
 from opora_localstack.zipkin import ZipkinServer, ensure_jar
 from opora_shared.contracts.inbound import InboundMessage
 from opora_shared.contracts.notifications import (
@@ -59,16 +57,15 @@ from opora_shared.contracts.notifications import (
 )
 from opora_shared.contracts.routing import TicketQueuedV1
 from opora_shared.contracts.sla import SlaAppliedV1
-from opora_shared.contracts.topics import NOTIFICATIONS, ROUTING, SLA, all_topics
-from opora_shared.testing import drop_database, skip_group_to_end
+from opora_shared.contracts.topics import NOTIFICATIONS, ROUTING, SLA
 
 from tests.bench.corpus import Corpus, to_record
-from tests.bench.infra import Infra, ServiceProcess, kafka_and_mongodb
+from tests.bench.infra import Infra, deploy_services, kafka_and_mongodb
 from tests.bench.measure import CpuMeter, CpuUse, percentile, summarise
 from tests.bench.options import Options
 from tests.bench.reader import TopicReader
 from tests.bench.report import Metric, Section, fmt, table
-from tests.services import GROUPS, SERVICES
+from tests.services import SERVICES
 
 TARGET_COST = 0.15
 """Tracing may cost at most this share of the end-to-end throughput (issue 8)."""
@@ -319,40 +316,20 @@ def _run_phase(
     tracing: bool,
 ) -> Phase:
     database = f"opora_bench_tracing_{options.run_id}_{index}".replace("-", "_")
-    # A fresh deployment: its groups start at the end of the topics, not at an earlier phase's.
-    asyncio.run(skip_groups_to_end(infra.bootstrap_servers))
-    api_key = secrets.token_urlsafe(24)
-    ports = {name: procs.free_port() for name in SERVICES}
-    settings = ServiceEnv(
-        kafka_bootstrap_servers=infra.bootstrap_servers,
-        mongodb_uri=infra.mongodb_uri,
-        mongodb_database=database,
-        per_service_database=True,
-        smtp_port=smtp_port,
-        survey_token_secret=secrets.token_hex(16),
-        unsubscribe_secret=secrets.token_hex(16),
-        intake_api_key=api_key,
-        feedback_public_url=f"http://127.0.0.1:{ports['feedback']}",
-        zipkin_endpoint=zipkin.spans_endpoint,
-    )
     spans_before = _zipkin_spans(zipkin)
     with ExitStack() as stack:
-        if not infra.pids:  # someone else's servers: leave them as they were
-            for name in SERVICES:
-                stack.callback(drop_database, infra.mongodb_uri, service_database(database, name))
-        services: dict[str, ServiceProcess] = {}
         began = time.monotonic()
-        for name in SERVICES:
-            env = service_env(name, ports[name], settings) | {
-                "OTEL_TRACES_SAMPLER": SAMPLER[tracing]
-            }
-            log_file = options.work_dir / f"logs/tracing-{index}-{name}.log"
-            service = ServiceProcess(name, ports[name], env, log_file)
-            stack.callback(service.stop)
-            services[name] = service.spawn()
-        for service in services.values():
-            service.wait_ready()
+        deployed = deploy_services(
+            stack,
+            infra,
+            database=database,
+            smtp_port=smtp_port,
+            logs=options.work_dir / f"logs/tracing-{index}",
+            env={"OTEL_TRACES_SAMPLER": SAMPLER[tracing]},
+            zipkin_endpoint=zipkin.spans_endpoint,
+        )
         ready_s = time.monotonic() - began
+        services, api_key = deployed.services, deployed.api_key
         pids = {name: s.pid for name, s in services.items()} | {BENCH: os.getpid()}
         pids |= infra.pids | ({"zipkin": zipkin.process.pid} if zipkin.process else {})
         corpus = Corpus(
@@ -369,12 +346,7 @@ def _run_phase(
                 pids,
             )
         )
-        for name, service in services.items():
-            process = service.service.process
-            if process is not None and process.poll() is not None:
-                raise procs.ProcessFailedError(
-                    f"{name} exited during the run:\n" + procs.tail(service.service.log_file)
-                )
+        deployed.check_alive()
         # Outside the measurement: the last spans leave in the processors' next batch.
         running = _settled_spans(zipkin) if tracing else _zipkin_spans(zipkin)
         for service in services.values():  # all at once; the exit stack then waits for each
@@ -388,12 +360,6 @@ def _run_phase(
         spans=_difference(stopped, spans_before),
         spans_before_stop=_difference(running, spans_before),
     )
-
-
-async def skip_groups_to_end(bootstrap_servers: str) -> None:
-    topics = [topic.name for topic in all_topics()]
-    for group in GROUPS:
-        await skip_group_to_end(bootstrap_servers, group, topics)
 
 
 def new_conversations(corpus: Corpus) -> Iterator[InboundMessage]:

@@ -12,17 +12,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from opora_localstack import procs
-from opora_localstack.services import Service, default_command
+from opora_localstack.services import (
+    Service,
+    ServiceEnv,
+    default_command,
+    service_database,
+    service_env,
+)
+from opora_shared.contracts.topics import all_topics
+from opora_shared.testing import drop_database, skip_group_to_end
+
+from tests.services import GROUPS, SERVICES
 
 
 @dataclass(frozen=True)
@@ -145,3 +156,73 @@ class ServiceProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The five services started for one measurement, each with its database."""
+
+    services: dict[str, ServiceProcess]
+    api_key: str  # intake's
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {name: s.pid for name, s in self.services.items()}
+
+    def check_alive(self) -> None:
+        """Fail, with its log, if a service exited during the measurement."""
+        for name, service in self.services.items():
+            process = service.service.process
+            if process is not None and process.poll() is not None:
+                raise procs.ProcessFailedError(
+                    f"{name} exited during the run:\n" + procs.tail(service.service.log_file)
+                )
+
+
+def deploy_services(
+    stack: ExitStack,
+    infra: Infra,
+    *,
+    database: str,
+    smtp_port: int,
+    logs: Path,
+    env: Mapping[str, str] | None = None,
+    zipkin_endpoint: str | None = None,
+) -> Deployment:
+    """Start the five services as a fresh deployment: their consumer groups at the end of the
+    topics (not where an earlier measurement left them), a database each (dropped on the way
+    out unless the servers are someone else's), every one ready before this returns; ``stack``
+    stops them."""
+    asyncio.run(skip_groups_to_end(infra.bootstrap_servers))
+    api_key = secrets.token_urlsafe(24)
+    ports = {name: procs.free_port() for name in SERVICES}
+    settings = ServiceEnv(
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        mongodb_uri=infra.mongodb_uri,
+        mongodb_database=database,
+        per_service_database=True,
+        smtp_port=smtp_port,
+        survey_token_secret=secrets.token_hex(16),
+        unsubscribe_secret=secrets.token_hex(16),
+        intake_api_key=api_key,
+        feedback_public_url=f"http://127.0.0.1:{ports['feedback']}",
+        zipkin_endpoint=zipkin_endpoint,
+    )
+    if not infra.pids:  # someone else's servers: leave them as they were
+        for name in SERVICES:
+            stack.callback(drop_database, infra.mongodb_uri, service_database(database, name))
+    services: dict[str, ServiceProcess] = {}
+    for name in SERVICES:
+        service_vars = service_env(name, ports[name], settings) | dict(env or {})
+        service = ServiceProcess(name, ports[name], service_vars, logs / f"{name}.log")
+        stack.callback(service.stop)
+        services[name] = service.spawn()
+    for service in services.values():
+        service.wait_ready()
+    return Deployment(services, api_key)
+
+
+async def skip_groups_to_end(bootstrap_servers: str) -> None:
+    topics = [topic.name for topic in all_topics()]
+    for group in GROUPS:
+        await skip_group_to_end(bootstrap_servers, group, topics)
