@@ -24,11 +24,16 @@ SYNCHRONOUS = "synchronous(normal)"
 PACKAGE = f"{MODULE}/cmd/ferretdb"
 
 
+def patches(paths: RepoPaths) -> list[Path]:
+    """The patches applied to FerretDB's source before it is built, in order."""
+    return sorted((paths.ferretdb_module / "patches").glob("*.patch"))
+
+
 def source_digest(paths: RepoPaths) -> str:
-    """A digest of ``go.mod`` and ``go.sum``: the binary is rebuilt when it changes."""
+    """A digest of ``go.mod``, ``go.sum`` and the patches: the binary is rebuilt when one changes."""
     digest = hashlib.sha256()
-    for name in ("go.mod", "go.sum"):
-        digest.update((paths.ferretdb_module / name).read_bytes())
+    for path in [paths.ferretdb_module / "go.mod", paths.ferretdb_module / "go.sum", *patches(paths)]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -67,6 +72,12 @@ def ensure_binary(paths: RepoPaths) -> bool:
     for path in (build / "src").rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     (build / "src/build/version/version.txt").write_text(f"{version}\n")
+    for patch in patches(paths):
+        procs.run_checked(
+            ["patch", "--strip=1", "--forward", "--quiet", f"--input={patch}"],
+            cwd=build / "src",
+            what=f"applying {patch.name} to FerretDB",
+        )
     gomod = (paths.ferretdb_module / "go.mod").read_text()
     (build / "build.mod").write_text(f"{gomod}\nreplace {MODULE} => {build / 'src'}\n")
     shutil.copy(paths.ferretdb_module / "go.sum", build / "build.sum")

@@ -1,4 +1,4 @@
-"""Checks for the external tools the local stack needs: Java 17+, Maven and Go."""
+"""Checks for the external tools the local stack needs: Java 17+, Maven, Go and patch."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MIN_JAVA = 17
-DEBIAN_HINT = "sudo apt-get install openjdk-17-jre-headless maven golang"
+DEBIAN_HINT = "sudo apt-get install openjdk-17-jre-headless maven golang patch"
 _VERSION_RE = re.compile(r'version "([^"]+)"')
 
 
@@ -72,6 +72,8 @@ def problems(need: Need) -> list[str]:
         found.append("Maven (`mvn`) is not installed; it fetches the Kafka and Zipkin jars")
     if need.go and shutil.which("go") is None:
         found.append("Go (`go`) is not installed; it builds FerretDB")
+    if need.go and shutil.which("patch") is None:
+        found.append("`patch` is not installed; it applies deploy/local/ferretdb/patches")
     return found
 
 

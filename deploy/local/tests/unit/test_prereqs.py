@@ -37,7 +37,8 @@ def test_check_names_every_missing_tool_once(monkeypatch: pytest.MonkeyPatch) ->
     assert "Java 17+" in message
     assert "Maven (`mvn`)" in message
     assert "Go (`go`)" in message
-    assert message.count("apt-get install openjdk-17-jre-headless maven golang") == 1
+    assert "`patch`" in message
+    assert message.count("apt-get install openjdk-17-jre-headless maven golang patch") == 1
 
 
 def test_check_only_what_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
