@@ -30,9 +30,11 @@ def patches(paths: RepoPaths) -> list[Path]:
 
 
 def source_digest(paths: RepoPaths) -> str:
-    """A digest of ``go.mod``, ``go.sum`` and the patches: the binary is rebuilt when one changes."""
+    """A digest of ``go.mod``, ``go.sum`` and the patches: the binary is rebuilt when one
+    changes."""
+    module = paths.ferretdb_module
     digest = hashlib.sha256()
-    for path in [paths.ferretdb_module / "go.mod", paths.ferretdb_module / "go.sum", *patches(paths)]:
+    for path in [module / "go.mod", module / "go.sum", *patches(paths)]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
