@@ -2,7 +2,10 @@
 the FerretDB it builds looks documents up by `_id` through an index."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -10,6 +13,7 @@ from opora_localstack import ferretdb, local_infra, procs
 from opora_localstack.paths import repo_paths
 from opora_shared.contracts.topics import all_topics
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -46,27 +50,63 @@ async def test_kafka_and_ferretdb_round_trip(tmp_path: Path) -> None:
     assert infra.ferretdb.process is None
 
 
-async def test_ferretdb_finds_a_document_by_id_through_its_index(tmp_path: Path) -> None:
-    """The patched FerretDB's `_id` index matches the expression its queries filter on, so a
-    lookup by `_id` is an index search, not a scan of the table."""
+@asynccontextmanager
+async def built_ferretdb(data_dir: Path) -> AsyncIterator[AsyncCollection[dict[str, Any]]]:
+    """The FerretDB this project builds (patches applied), with 100 documents in a collection."""
     paths = repo_paths()
     ferretdb.ensure_binary(paths)
-    server = ferretdb.FerretDB(tmp_path, procs.free_port(), paths)
+    server = ferretdb.FerretDB(data_dir, procs.free_port(), paths)
     server.start()
-    client: AsyncMongoClient[dict[str, object]] | None = None
+    client: AsyncMongoClient[dict[str, Any]] | None = None
     try:
         await server.wait_ready()
         client = AsyncMongoClient(server.uri)
         docs = client["opora_localstack_test"]["docs"]
-        await docs.insert_many([{"_id": f"doc-{n}", "n": n} for n in range(100)])
-
-        explained = await client["opora_localstack_test"].command(
-            "explain", {"find": "docs", "filter": {"_id": "doc-57"}}
-        )
-
-        plan = " ".join(explained["queryPlanner"]["Plan"])
-        assert "USING INDEX" in plan, plan
+        await docs.insert_many([{"_id": f"doc-{n}", "n": n, "version": 1} for n in range(100)])
+        yield docs
     finally:
         if client is not None:
             await client.close()
         server.stop()
+
+
+async def plan(docs: AsyncCollection[dict[str, Any]], query: dict[str, Any]) -> str:
+    explained = await docs.database.command("explain", {"find": docs.name, "filter": query})
+    return " ".join(explained["queryPlanner"]["Plan"])
+
+
+async def test_ferretdb_finds_a_document_by_id_through_its_index(tmp_path: Path) -> None:
+    """Patch 0001: the `_id` index is built on the expression the queries filter on."""
+    async with built_ferretdb(tmp_path) as docs:
+        found = await plan(docs, {"_id": "doc-57"})
+
+    assert "USING INDEX" in found, found
+
+
+async def test_ferretdb_narrows_by_id_and_still_applies_the_other_conditions(
+    tmp_path: Path,
+) -> None:
+    """Patch 0002: a compare-and-set filter ({_id, version}) is an index search, and a version
+    that does not match still updates nothing."""
+    async with built_ferretdb(tmp_path) as docs:
+        found = await plan(docs, {"_id": "doc-57", "version": 1})
+        stale = await docs.update_one({"_id": "doc-57", "version": 0}, {"$set": {"version": 2}})
+        fresh = await docs.update_one({"_id": "doc-57", "version": 1}, {"$set": {"version": 2}})
+
+    assert "USING INDEX" in found, found
+    assert (stale.matched_count, fresh.matched_count) == (0, 1)
+
+
+async def test_ferretdb_narrows_by_an_id_list_and_still_applies_the_other_conditions(
+    tmp_path: Path,
+) -> None:
+    """Patch 0002: {_id: {$in: [...]}} is an index search; other keys still filter."""
+    async with built_ferretdb(tmp_path) as docs:
+        found = await plan(docs, {"_id": {"$in": ["doc-1", "doc-2"]}, "n": 2})
+        matched = [
+            d["_id"]
+            async for d in docs.find({"_id": {"$in": ["doc-1", "doc-2", "x"]}, "n": {"$gt": 1}})
+        ]
+
+    assert "USING INDEX" in found, found
+    assert matched == ["doc-2"]
