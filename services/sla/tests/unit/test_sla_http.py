@@ -103,6 +103,23 @@ async def test_a_report_in_an_unknown_time_zone_is_422(http) -> None:
     assert response.json()["detail"][0]["loc"] == ["query", "tz"]
 
 
+async def test_a_report_since_an_instant_before_year_one_in_utc_is_422(http) -> None:
+    # Found by the generated requests: year 1 at UTC+00:01 is year 0 in UTC, and gave a 500.
+    response = await http.get("/v1/reports/targets", params={"since": "0001-01-01T00:00:00+00:01"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "since"]
+
+
+async def test_a_what_if_up_to_an_instant_after_year_9999_in_utc_is_422(http) -> None:
+    response = await http.post(
+        "/v1/what-if", json={"policies": POLICIES, "opened_to": "9999-12-31T23:59:59-00:01"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "opened_to"]
+
+
 async def test_the_policies_in_force_are_listed_with_their_version(http) -> None:
     body = (await http.get("/v1/policies")).json()
 

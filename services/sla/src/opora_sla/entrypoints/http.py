@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.resources.abc import Traversable
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, HTTPException, Query, status
 from opora_shared.contracts.common import TicketStatus
 from opora_shared.contracts.sla import Metric
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 from opora_sla.domain import service
 from opora_sla.domain.calendars import CalendarError, parse_calendars
@@ -29,6 +29,18 @@ from opora_sla.domain.service import Desk
 from opora_sla.domain.whatif import Side, WhatIf, what_if
 
 History = Callable[[], Awaitable[list[dict[str, Any]]]]
+
+
+def _in_utc(value: datetime) -> datetime:
+    """The instant in UTC; one that UTC cannot hold (0001-01-01T00:00+00:01 is still year 0
+    there) is refused, rather than overflowing where it is compared or stored."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must fall between years 1 and 9999 in UTC") from None
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 # --- schemas ------------------------------------------------------------------------------------
@@ -142,8 +154,8 @@ class WhatIfRequest(BaseModel):
         max_length=MAX_DRAFT_CHARS,
         description="A draft calendars file (YAML text); the one in force if unset",
     )
-    opened_from: AwareDatetime | None = None
-    opened_to: AwareDatetime | None = None
+    opened_from: Instant | None = None
+    opened_to: Instant | None = None
 
 
 class TallyRead(BaseModel):
@@ -253,8 +265,8 @@ def build_router(
 
     @router.get("/reports/targets")
     async def targets_report(
-        since: Annotated[AwareDatetime | None, Query(description="Decided at or after")] = None,
-        until: Annotated[AwareDatetime | None, Query(description="Decided before")] = None,
+        since: Annotated[Instant | None, Query(description="Decided at or after")] = None,
+        until: Annotated[Instant | None, Query(description="Decided before")] = None,
         metric: Metric | None = None,
         by: Annotated[list[Dimension] | None, Query(description="Group by (repeatable)")] = None,
         period: Period | None = None,
