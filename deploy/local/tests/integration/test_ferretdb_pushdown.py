@@ -76,6 +76,15 @@ def ids(found: Any) -> list[str]:
     return sorted(repr(doc["_id"]) for doc in found)
 
 
+def holding(pair: Pair, docs: list[dict[str, Any]]) -> Pair:
+    """Both collections emptied, then given ``docs``."""
+    for collection in pair:
+        collection.delete_many({})
+        if docs:
+            collection.insert_many(docs)
+    return pair
+
+
 @given(case=cases())
 @example(case=([{"_id": 1, "a": ["x", "y"]}, {"_id": 2, "a": "x"}], {"a": "x"}))
 @settings(max_examples=300)
@@ -83,11 +92,7 @@ def test_a_pushed_down_find_matches_what_go_matches(
     pair: Pair, case: tuple[list[dict[str, Any]], dict[str, Any]]
 ) -> None:
     docs, query = case
-    pushed, reference = pair
-    for collection in pair:
-        collection.delete_many({})
-        if docs:
-            collection.insert_many(docs)
+    pushed, reference = holding(pair, docs)
 
     assert ids(pushed.find(query)) == ids(reference.find(in_go(query)))
 
@@ -98,11 +103,8 @@ def test_a_pushed_down_update_changes_what_go_changes(
     pair: Pair, case: tuple[list[dict[str, Any]], dict[str, Any]]
 ) -> None:
     docs, query = case
-    pushed, reference = pair
-    for collection in pair:
-        collection.delete_many({})
-        if docs:
-            collection.insert_many(docs)
+    pushed, reference = holding(pair, docs)
+
     pushed.update_many(query, {"$set": {"touched": True}})
     reference.update_many(in_go(query), {"$set": {"touched": True}})
 
